@@ -1,0 +1,7 @@
+/**
+ * kubepath: shows, and proves, what happens to a connection on its way through a cluster.
+ *
+ * @module
+ */
+export * as net from './net/index.js';
+export * as netfilter from './netfilter/index.js';

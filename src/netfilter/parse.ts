@@ -1,0 +1,562 @@
+/**
+ * Parse `iptables-save` / `ip6tables-save` output (legacy and nf_tables backends) and
+ * kube-proxy's `iptables-restore` input into the rule IR. Every error names the file and line;
+ * with `lenient`, rules using extensions kubepath does not model are kept as "unmodelled"
+ * (a trace that reaches them is undetermined) instead of failing the whole file.
+ *
+ * @module
+ */
+import { AddressError, formatNetwork, type IPFamily, parseNetwork, protocolNumber } from '../net/index.js';
+import {
+  BUILTIN_CHAINS,
+  type Chain,
+  type HookName,
+  type InterfaceMatch,
+  type Match,
+  type Negatable,
+  type Rule,
+  type Ruleset,
+  type Table,
+  type TableName,
+} from './ir.js';
+import { implicitProtocolMatch, MATCH_MODULES } from './matches/index.js';
+import { type MatchModule, OptionError, type ParsedOption, type RuleInfo, type TargetModule } from './options.js';
+import { type Target, TARGET_MODULES } from './targets.js';
+
+/** Thrown for text that is not a valid ruleset; `file` and `line` say where. */
+export class RulesetSyntaxError extends Error {
+  override readonly name = 'RulesetSyntaxError';
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly detail: string,
+  ) {
+    super(`${file}:${line}: ${detail}`);
+  }
+}
+
+/** Options for {@link parseRuleset}. */
+export interface ParseRulesetOptions {
+  /** Name of the file, for messages (`-` for stdin). */
+  readonly file?: string;
+  /** Address family; by default taken from the header or the first address seen, else IPv4. */
+  readonly family?: IPFamily;
+  /** Keep rules with unknown extensions as unmodelled instead of failing (default false). */
+  readonly lenient?: boolean;
+}
+
+const TABLES: ReadonlySet<string> = new Set(['raw', 'mangle', 'nat', 'filter', 'security']);
+
+/**
+ * Split a rule line into words the way iptables-restore does: double quotes group words and
+ * may appear inside a word; inside quotes a backslash escapes the next character.
+ */
+export function tokenizeRule(text: string): string[] {
+  const words: string[] = [];
+  let current = '';
+  let inWord = false;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '\\' && i + 1 < text.length) {
+        current += text[++i];
+      } else if (c === '"') {
+        quoted = false;
+      } else {
+        current += c;
+      }
+      continue;
+    }
+    if (c === '"') {
+      quoted = true;
+      inWord = true;
+    } else if (c === ' ' || c === '\t') {
+      if (inWord) words.push(current);
+      current = '';
+      inWord = false;
+    } else {
+      current += c;
+      inWord = true;
+    }
+  }
+  if (quoted) throw new OptionError('unterminated quote');
+  if (inWord) words.push(current);
+  return words;
+}
+
+interface PendingModule {
+  readonly name: string;
+  readonly module: MatchModule | undefined;
+  readonly options: ParsedOption[];
+}
+
+interface TableBuilder {
+  readonly table: Table;
+  readonly declared: Map<string, number>;
+}
+
+function detectFamily(text: string): IPFamily {
+  const head = text.slice(0, 200);
+  if (/ip6tables-save/.test(head)) return 6;
+  if (/iptables-save/.test(head)) return 4;
+  const m = /\s(?:-s|-d|--to-destination|--to-source)\s+!?\s*(\S+)/.exec(text);
+  return m && m[1]!.includes(':') && !/^[0-9.]+:[0-9-]+$/.test(m[1]!) ? 6 : 4;
+}
+
+/** Parse a ruleset dump. Throws {@link RulesetSyntaxError} for anything it cannot accept. */
+export function parseRuleset(text: string, options: ParseRulesetOptions = {}): Ruleset {
+  const file = options.file ?? '<rules>';
+  const family = options.family ?? detectFamily(text);
+  const lenient = options.lenient ?? false;
+  const tables = new Map<TableName, Table>();
+  const tableLines = new Map<TableName, number>();
+  const unmodelled: Rule[] = [];
+  let current: TableBuilder | undefined;
+  const lines = text.split(/\r?\n/);
+
+  const fail = (line: number, detail: string): never => {
+    throw new RulesetSyntaxError(file, line, detail);
+  };
+
+  for (let n = 0; n < lines.length; n++) {
+    const lineNo = n + 1;
+    const line = lines[n]!.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    if (line.startsWith('*')) {
+      if (current) fail(lineNo, `table "${line.slice(1)}" starts before table "${current.table.name}" was closed with COMMIT`);
+      const name = line.slice(1).trim();
+      if (!TABLES.has(name)) fail(lineNo, `unknown table "${name}" (raw, mangle, nat, filter, security)`);
+      const tname = name as TableName;
+      if (tables.has(tname)) fail(lineNo, `table "${name}" appears twice (first at line ${tableLines.get(tname)})`);
+      const table: Table = { name: tname, location: { file, line: lineNo }, chains: new Map() };
+      for (const hook of BUILTIN_CHAINS[tname]) {
+        table.chains.set(hook, { table: tname, name: hook, builtin: true, policy: 'ACCEPT', location: { file, line: lineNo }, rules: [] });
+      }
+      current = { table, declared: new Map() };
+      tableLines.set(tname, lineNo);
+      continue;
+    }
+    if (!current) fail(lineNo, `"${line.slice(0, 40)}" is outside a table: a table starts with "*filter", "*nat", ...`);
+    const builder = current!;
+    if (line === 'COMMIT') {
+      finishTable(builder.table, lenient, fail);
+      tables.set(builder.table.name, builder.table);
+      current = undefined;
+      continue;
+    }
+    if (line.startsWith(':')) {
+      declareChain(builder, line, lineNo, file, fail);
+      continue;
+    }
+    let body = line;
+    let counters: Rule['counters'];
+    const counterMatch = /^\[([0-9]+):([0-9]+)\]\s+/.exec(body);
+    if (counterMatch) {
+      counters = { packets: BigInt(counterMatch[1]!), bytes: BigInt(counterMatch[2]!) };
+      body = body.slice(counterMatch[0].length);
+    }
+    let words: string[];
+    try {
+      words = tokenizeRule(body);
+    } catch (e) {
+      return fail(lineNo, (e as Error).message);
+    }
+    const command = words[0]!;
+    const chainName = words[1];
+    const table = builder.table;
+    switch (command) {
+      case '-A':
+      case '--append':
+      case '-I':
+      case '--insert': {
+        if (!chainName) fail(lineNo, `${command} needs a chain name`);
+        const chain = table.chains.get(chainName!);
+        if (!chain) fail(lineNo, `chain "${chainName}" does not exist in table ${table.name} (declare it with ":${chainName} - [0:0]")`);
+        let rest = words.slice(2);
+        let position = chain!.rules.length;
+        if ((command === '-I' || command === '--insert') && rest[0] !== undefined && /^[0-9]+$/.test(rest[0])) {
+          position = Number(rest[0]) - 1;
+          if (position < 0 || position > chain!.rules.length) fail(lineNo, `-I ${chainName} ${rest[0]}: no such position`);
+          rest = rest.slice(1);
+        } else if (command === '-I' || command === '--insert') {
+          position = 0;
+        }
+        const rule = parseRule(rest, {
+          family,
+          table: table.name,
+          chain: chainName!,
+          lenient,
+          text: body,
+          counters,
+          location: { file, line: lineNo },
+        }, fail);
+        chain!.rules.splice(position, 0, rule);
+        break;
+      }
+      case '-N':
+      case '--new-chain':
+        if (!chainName) fail(lineNo, '-N needs a chain name');
+        if (table.chains.has(chainName!)) fail(lineNo, `chain "${chainName}" already exists`);
+        declareChain(builder, `:${chainName} - [0:0]`, lineNo, file, fail);
+        break;
+      case '-X':
+      case '--delete-chain':
+        if (chainName === undefined) {
+          for (const [name, chain] of table.chains) if (!chain.builtin) table.chains.delete(name);
+        } else {
+          const chain = table.chains.get(chainName);
+          if (!chain) fail(lineNo, `-X: chain "${chainName}" does not exist`);
+          if (chain!.builtin) fail(lineNo, `-X: cannot delete built-in chain ${chainName}`);
+          table.chains.delete(chainName);
+        }
+        break;
+      case '-F':
+      case '--flush':
+        if (chainName === undefined) {
+          for (const chain of table.chains.values()) chain.rules.length = 0;
+        } else {
+          const chain = table.chains.get(chainName);
+          if (!chain) fail(lineNo, `-F: chain "${chainName}" does not exist`);
+          chain!.rules.length = 0;
+        }
+        break;
+      case '-P':
+      case '--policy': {
+        const chain = chainName ? table.chains.get(chainName) : undefined;
+        const policy = words[2];
+        if (!chain || !chain.builtin) fail(lineNo, `-P: "${chainName ?? ''}" is not a built-in chain of table ${table.name}`);
+        if (policy !== 'ACCEPT' && policy !== 'DROP') fail(lineNo, `-P: policy must be ACCEPT or DROP, not "${policy ?? ''}"`);
+        table.chains.set(chainName!, { ...chain!, policy: policy as 'ACCEPT' | 'DROP' });
+        break;
+      }
+      default:
+        fail(lineNo, `unknown command "${command}" (expected -A, -I, -N, -X, -F, -P, a ":CHAIN" declaration or COMMIT)`);
+    }
+  }
+  if (current) throw new RulesetSyntaxError(file, lines.length, `table "${current.table.name}" is not closed with COMMIT`);
+  if (tables.size === 0 && lines.some((l) => l.trim() !== '' && !l.trim().startsWith('#'))) {
+    throw new RulesetSyntaxError(file, 1, 'no table found (expected "*filter", "*nat", ...)');
+  }
+  for (const table of tables.values()) {
+    for (const chain of table.chains.values()) for (const rule of chain.rules) if (rule.unmodelled) unmodelled.push(rule);
+  }
+  return { family, file, tables, unmodelled };
+}
+
+function declareChain(
+  builder: TableBuilder,
+  line: string,
+  lineNo: number,
+  file: string,
+  fail: (line: number, detail: string) => never,
+): void {
+  const m = /^:(\S+)\s+(\S+)(?:\s+\[([0-9]+):([0-9]+)\])?$/.exec(line);
+  if (!m) fail(lineNo, `bad chain declaration "${line}" (expected ":NAME POLICY [packets:bytes]")`);
+  const [, name, policy] = m!;
+  if (name!.length > 28) fail(lineNo, `chain name "${name}" is longer than 28 characters`);
+  const table = builder.table;
+  const existing = table.chains.get(name!);
+  const builtin = (BUILTIN_CHAINS[table.name] as readonly string[]).includes(name!);
+  if (builtin) {
+    // "-" keeps the policy the chain has (iptables-restore), ACCEPT on a fresh table.
+    if (policy !== 'ACCEPT' && policy !== 'DROP' && policy !== '-') fail(lineNo, `built-in chain ${name} needs policy ACCEPT, DROP or -, not "${policy}"`);
+    if (table.name === 'nat' && policy === 'DROP') fail(lineNo, `the nat table's built-in chains cannot have policy DROP`);
+    const kept = policy === '-' ? existing!.policy : (policy as 'ACCEPT' | 'DROP');
+    table.chains.set(name!, { ...existing!, policy: kept, location: { file, line: lineNo }, rules: [] });
+  } else {
+    if (policy !== '-') fail(lineNo, `user chain ${name} cannot have a policy ("${policy}"); write "-"`);
+    // A repeated declaration flushes the chain, as iptables-restore does.
+    table.chains.set(name!, { table: table.name, name: name!, builtin: false, policy: undefined, location: { file, line: lineNo }, rules: [] });
+  }
+  builder.declared.set(name!, lineNo);
+}
+
+interface RuleContext {
+  readonly family: IPFamily;
+  readonly table: TableName;
+  readonly chain: string;
+  readonly lenient: boolean;
+  readonly text: string;
+  readonly counters: Rule['counters'];
+  readonly location: { readonly file: string; readonly line: number };
+}
+
+const HOOKS_WITH_IN: readonly string[] = ['PREROUTING', 'INPUT', 'FORWARD'];
+const HOOKS_WITH_OUT: readonly string[] = ['FORWARD', 'OUTPUT', 'POSTROUTING'];
+
+function parseRule(words: string[], rc: RuleContext, fail: (line: number, detail: string) => never): Rule {
+  const line = rc.location.line;
+  let protocol: Negatable<number> | undefined;
+  let source: Rule['source'];
+  let destination: Rule['destination'];
+  let inInterface: Negatable<InterfaceMatch> | undefined;
+  let outInterface: Negatable<InterfaceMatch> | undefined;
+  let fragment: Rule['fragment'];
+  let counters = rc.counters;
+  const modules: PendingModule[] = [];
+  let targetName: string | undefined;
+  let targetModule: TargetModule | undefined;
+  let isGoto = false;
+  const targetOptions: ParsedOption[] = [];
+  const unknown: string[] = [];
+  let negate = false;
+  let i = 0;
+
+  const value = (opt: string): string => {
+    const v = words[++i];
+    if (v === undefined) fail(line, `${opt} needs a value`);
+    return v!;
+  };
+  const takeNegation = (): boolean => {
+    const n = negate;
+    negate = false;
+    return n;
+  };
+  const isBuiltin = (BUILTIN_CHAINS[rc.table] as readonly string[]).includes(rc.chain);
+
+  const network = (opt: string) => {
+    const text = value(opt);
+    if (text.includes(',')) fail(line, `${opt} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
+    try {
+      const net = parseNetwork(text, { allowMask: true });
+      if (net.family !== rc.family) fail(line, `${opt} ${text} is an IPv${net.family} address in an IPv${rc.family} ruleset`);
+      return net;
+    } catch (e) {
+      if (e instanceof AddressError) return fail(line, `${opt}: ${e.message}`);
+      throw e;
+    }
+  };
+
+  const iface = (opt: string): InterfaceMatch => {
+    const name = value(opt);
+    if (name.length === 0 || name.length > 15 || /[\s/]/.test(name)) fail(line, `${opt} "${name}" is not an interface name`);
+    return name.endsWith('+') ? { name: name.slice(0, -1), wildcard: true } : { name, wildcard: false };
+  };
+
+  for (; i < words.length; i++) {
+    const w = words[i]!;
+    if (w === '!') {
+      if (negate) fail(line, 'two "!" in a row');
+      negate = true;
+      continue;
+    }
+    switch (w) {
+      case '-p':
+      case '--protocol': {
+        const neg = takeNegation();
+        const text = value(w);
+        const proto = protocolNumber(text);
+        if (proto === undefined) fail(line, `-p: unknown protocol "${text}"`);
+        protocol = { value: proto!, negated: neg };
+        continue;
+      }
+      case '-s':
+      case '--source':
+      case '--src': {
+        const neg = takeNegation();
+        source = { value: network(w), negated: neg };
+        continue;
+      }
+      case '-d':
+      case '--destination':
+      case '--dst': {
+        const neg = takeNegation();
+        destination = { value: network(w), negated: neg };
+        continue;
+      }
+      case '-i':
+      case '--in-interface': {
+        const neg = takeNegation();
+        if (isBuiltin && !HOOKS_WITH_IN.includes(rc.chain)) fail(line, `-i cannot be used in ${rc.chain}: packets there have no input interface`);
+        inInterface = { value: iface(w), negated: neg };
+        continue;
+      }
+      case '-o':
+      case '--out-interface': {
+        const neg = takeNegation();
+        if (isBuiltin && !HOOKS_WITH_OUT.includes(rc.chain)) fail(line, `-o cannot be used in ${rc.chain}: packets there have no output interface yet`);
+        outInterface = { value: iface(w), negated: neg };
+        continue;
+      }
+      case '-f':
+      case '--fragment':
+        fragment = { value: true, negated: takeNegation() };
+        continue;
+      case '-m':
+      case '--match': {
+        if (negate) fail(line, '"!" cannot negate -m');
+        const name = value(w);
+        const module = MATCH_MODULES.get(name);
+        if (!module) {
+          if (!rc.lenient) fail(line, `match extension "${name}" is not modelled by kubepath`);
+          unknown.push(`-m ${name}`);
+        }
+        modules.push({ name, module, options: [] });
+        continue;
+      }
+      case '-j':
+      case '--jump':
+      case '-g':
+      case '--goto': {
+        if (negate) fail(line, `"!" cannot negate ${w}`);
+        if (targetName !== undefined) fail(line, 'a rule has one target (-j/-g) only');
+        targetName = value(w);
+        isGoto = w === '-g' || w === '--goto';
+        targetModule = isGoto ? undefined : TARGET_MODULES.get(targetName);
+        continue;
+      }
+      case '-c':
+      case '--set-counters': {
+        const p = value(w);
+        const b = value(w);
+        if (!/^[0-9]+$/.test(p) || !/^[0-9]+$/.test(b)) fail(line, '-c needs two counter values');
+        counters = { packets: BigInt(p), bytes: BigInt(b) };
+        continue;
+      }
+    }
+    if (!w.startsWith('-')) fail(line, `unexpected "${w}" (bad argument: quote values that contain spaces)`);
+    // A module option: the target's, else the most recent match that has it, else the implicit protocol match.
+    const neg = takeNegation();
+    const take = (count: number): string[] => {
+      const values: string[] = [];
+      for (let k = 0; k < count; k++) values.push(value(w));
+      return values;
+    };
+    if (targetModule && w in targetModule.options) {
+      targetOptions.push({ name: w, values: take(targetModule.options[w]!), negated: neg });
+      continue;
+    }
+    let owner = [...modules].reverse().find((m) => m.module && w in m.module.options);
+    if (!owner && protocol && !protocol.negated) {
+      const implicit = implicitProtocolMatch(protocol.value);
+      if (implicit && w in implicit.options) {
+        owner = { name: implicit.name, module: implicit, options: [] };
+        modules.push(owner);
+      }
+    }
+    if (owner) {
+      owner.options.push({ name: w, values: take(owner.module!.options[w]!), negated: neg });
+      continue;
+    }
+    if (rc.lenient && (unknown.length > 0 || (targetName !== undefined && !targetModule))) {
+      // An option of an extension kubepath does not model: keep its values with it.
+      const values: string[] = [];
+      while (i + 1 < words.length && !words[i + 1]!.startsWith('-') && words[i + 1] !== '!') values.push(words[++i]!);
+      if (targetName !== undefined && !targetModule) targetOptions.push({ name: w, values, negated: neg });
+      else modules[modules.length - 1]!.options.push({ name: w, values, negated: neg });
+      continue;
+    }
+    const loaded = modules.map((m) => m.name);
+    fail(line, `unknown option "${w}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${targetName ? ` (target ${targetName})` : ''}`);
+  }
+  if (negate) fail(line, '"!" at the end of the rule negates nothing');
+
+  const info: RuleInfo = { family: rc.family, table: rc.table, chain: rc.chain, protocol };
+  const matches: Match[] = [];
+  for (const m of modules) {
+    if (!m.module) continue;
+    try {
+      matches.push(m.module.build(m.options, info));
+    } catch (e) {
+      if (e instanceof OptionError || e instanceof AddressError) fail(line, `-m ${m.name}: ${e.message}`);
+      throw e;
+    }
+  }
+  let target: Target | undefined;
+  if (targetName !== undefined) {
+    if (targetModule) {
+      try {
+        target = targetModule.build(targetOptions, info);
+      } catch (e) {
+        if (e instanceof OptionError || e instanceof AddressError) fail(line, `-j ${targetName}: ${e.message}`);
+        throw e;
+      }
+    } else if (targetOptions.length > 0) {
+      // Options after an unknown -j: an extension target kubepath does not model.
+      if (!rc.lenient) fail(line, `target "${targetName}" is not modelled by kubepath`);
+      target = { name: targetName, text: `-j ${targetName}`, kind: 'unmodelled', reason: `target ${targetName} is not modelled` };
+    } else {
+      // Resolved at COMMIT: a user chain, or an extension target without options.
+      target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
+    }
+  }
+  if (unknown.length > 0 || target?.kind === 'unmodelled') {
+    unknown.push(...(target?.kind === 'unmodelled' ? [`-j ${targetName}`] : []));
+  }
+  return {
+    table: rc.table,
+    chain: rc.chain,
+    number: 0,
+    location: rc.location,
+    text: rc.text,
+    protocol,
+    source,
+    destination,
+    inInterface,
+    outInterface,
+    fragment,
+    matches,
+    target,
+    unmodelled: unknown.length > 0 ? `${unknown.join(', ')} not modelled` : undefined,
+    counters,
+  };
+}
+
+/** Targets that exist in iptables but that kubepath does not model. */
+const UNMODELLED_TARGETS: readonly string[] = [
+  'QUEUE', 'NFQUEUE', 'CLASSIFY', 'DSCP', 'TOS', 'SECMARK', 'CONNSECMARK', 'TEE', 'HMARK',
+  'SET', 'IDLETIMER', 'LED', 'SYNPROXY', 'NETMAP', 'TTL', 'HL', 'ECN', 'ULOG', 'CLUSTERIP',
+];
+
+/** Number the rules, resolve jumps to chains, and refuse loops, as iptables-restore does at COMMIT. */
+function finishTable(table: Table, lenient: boolean, fail: (line: number, detail: string) => never): void {
+  for (const chain of table.chains.values()) {
+    chain.rules.forEach((rule, index) => {
+      let r: Rule = { ...rule, number: index + 1 };
+      const t = r.target;
+      if (t?.kind === 'jump' && !table.chains.has(t.chain)) {
+        const isTarget = UNMODELLED_TARGETS.includes(t.chain);
+        if (!isTarget) fail(r.location.line, `${t.goto ? '-g' : '-j'} ${t.chain}: no chain "${t.chain}" in table ${table.name}, and no target of that name`);
+        const why = `target ${t.chain} is not modelled by kubepath`;
+        if (!lenient) fail(r.location.line, why);
+        r = { ...r, target: { name: t.chain, text: t.text, kind: 'unmodelled', reason: why }, unmodelled: why };
+      }
+      if (t?.kind === 'jump' && table.chains.get(t.chain)?.builtin) {
+        fail(r.location.line, `${t.goto ? '-g' : '-j'} ${t.chain}: cannot jump to a built-in chain`);
+      }
+      chain.rules[index] = r;
+    });
+  }
+  // Jumps must not loop (the kernel refuses such a table).
+  const state = new Map<string, 1 | 2>();
+  const visit = (name: string, path: string[]): void => {
+    const s = state.get(name);
+    if (s === 2) return;
+    if (s === 1) {
+      const chain = table.chains.get(name)!;
+      fail(chain.location.line, `chains jump in a loop: ${[...path, name].join(' -> ')}`);
+    }
+    state.set(name, 1);
+    for (const rule of table.chains.get(name)!.rules) {
+      if (rule.target?.kind === 'jump') visit(rule.target.chain, [...path, name]);
+    }
+    state.set(name, 2);
+  };
+  for (const name of table.chains.keys()) visit(name, []);
+}
+
+/** Text of a rule's address condition, for traces: `! -s 10.0.0.0/8`. */
+export function addressText(flag: '-s' | '-d', cond: Negatable<import('../net/index.js').IPNetwork>): string {
+  return `${cond.negated ? '! ' : ''}${flag} ${formatNetwork(cond.value)}`;
+}
+
+/** The hooks whose built-in chain this is, if it is one. */
+export function hookOfChain(table: TableName, chain: string): HookName | undefined {
+  return (BUILTIN_CHAINS[table] as readonly string[]).includes(chain) ? (chain as HookName) : undefined;
+}
+
+/** Look a chain up. */
+export function chainOf(ruleset: Ruleset, table: TableName, name: string): Chain | undefined {
+  return ruleset.tables.get(table)?.chains.get(name);
+}
