@@ -294,12 +294,13 @@ export function tracePacket(ruleset: Ruleset, host: Host, request: TraceRequest)
     if (++guard > 100_000) throw new Error('trace did not finish: too many branches');
     const flight = queue.pop()!;
     const result = runStage(env, flight);
-    for (const r of result) {
-      if ('outcome' in r) outcomes.push(r.outcome);
-      else queue.push(r.flight);
+    // Depth first, in rule order: the branch that took a statistic rule comes before the one that did not.
+    for (let i = result.length - 1; i >= 0; i--) {
+      const r = result[i]!;
+      if ('flight' in r) queue.push(r.flight);
     }
+    for (const r of result) if ('outcome' in r) outcomes.push(r.outcome);
   }
-  outcomes.sort((a, b) => b.probability - a.probability);
   return { packet: request.packet, entry: request.entry, outcomes };
 }
 

@@ -127,9 +127,9 @@ function dimensionKinds(type: string): ('ip' | 'net' | 'port' | 'set')[] {
   return dims.split(',').map((d) => (d === 'ip' || d === 'net' || d === 'port' || d === 'set' ? d : 'ip'));
 }
 
-/** Parse `ipset save` output into a collection. */
-export function parseIpsetSave(text: string, file: string): IpsetCollection {
-  const collection = new IpsetCollection();
+/** Parse `ipset save` output into a collection (a new one, or `into` to merge several files). */
+export function parseIpsetSave(text: string, file: string, into?: IpsetCollection): IpsetCollection {
+  const collection = into ?? new IpsetCollection();
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n]!.trim();

@@ -1,0 +1,89 @@
+/**
+ * The `kubepath` command.
+ *
+ * @module
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, isUserError } from './errors.js';
+import { type NetfilterTraceFlags, runNetfilterTrace } from './netfilter-trace.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Build the command tree (exported for tests). */
+export function buildProgram(io: { stdout: NodeJS.WritableStream & { isTTY?: boolean }; stderr: NodeJS.WritableStream }, setExit: (code: number) => void): Command {
+  const program = new Command('kubepath')
+    .description('Shows, and proves, what happens to a connection on its way through a Kubernetes cluster.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride();
+
+  const netfilter = program.command('netfilter').description('Linux netfilter (iptables) on its own: trace a packet through any iptables-save dump');
+
+  netfilter
+    .command('trace')
+    .description('Trace one packet through an iptables-save dump: every chain and rule it meets, NAT, conntrack, and each outcome with its probability')
+    .option('--rules <file>', 'iptables-save output for IPv4 ("-" reads stdin)')
+    .option('--rules6 <file>', 'ip6tables-save output for IPv6')
+    .addOption(new Option('--proto <proto>', 'transport').default('tcp').choices(['tcp', 'udp', 'sctp', 'icmp', 'icmpv6']))
+    .option('--src <ip[:port]>', `source address (port default 40000)`)
+    .option('--dst <ip:port>', 'destination address and port ([IPv6]:PORT)')
+    .option('--in-iface <if>', 'the packet arrives on this interface (PREROUTING first)')
+    .option('--local-out', 'the packet is sent by a local process (OUTPUT first)')
+    .option('--local-ip <ip[/len][@if]>', "an address of this host, on an interface (default: the --in-iface, else eth0); repeat", collect)
+    .option('--route <route>', 'a route: CIDR=IF[,via=IP][,table=N] or "ip route" syntax ("default via 10.0.0.1 dev eth0"); repeat', collect)
+    .option('--ip-rule <rule>', 'a policy rule in "ip rule" syntax ("fwmark 0x1 lookup 100"); repeat', collect)
+    .option('--host <file>', 'the host as JSON: {"interfaces":[{"name","addresses":["IP/LEN"]}],"routes":["ip route text"],"policyRules":[...]}')
+    .option('--ip-addr <file>', 'interfaces from "ip -j addr show" output taken on the node')
+    .option('--ip-route <file>', 'routes from "ip -j route show [table all]" output; repeat', collect)
+    .option('--no-forward', 'ip_forward is 0 on this host')
+    .option('--route-localnet', 'route_localnet is 1 (127.0.0.0/8 reachable from other interfaces)')
+    .option('--mark <n>', 'the packet mark on entry')
+    .option('--uid <n>', 'uid of the sending socket (with --local-out, for -m owner)')
+    .option('--gid <n>', 'gid of the sending socket (with --local-out)')
+    .option('--tcp-flags <flags>', 'TCP flags of the packet (default SYN)')
+    .option('--icmp-type <type[/code]>', 'ICMP type (default echo-request)')
+    .option('--physdev-in <if>', 'the bridge port the packet came through (bridged packets, br_netfilter)')
+    .option('--mac <mac>', 'source MAC address (for -m mac)')
+    .option('--ipset <file>', '"ipset save" output with the sets -m set refers to; repeat', collect)
+    .option('--recent <name=ip[@ago]>', 'an xt_recent entry: list NAME has IP, seen AGO seconds ago; repeat', collect)
+    .option('--nth <table/chain/num=n>', 'statistic --mode nth: packets the rule has seen before; repeat', collect)
+    .option('--reply', 'also trace the reply back through the same host (conntrack reverses the NAT)')
+    .option('--strict', 'fail on rules that use extensions kubepath does not model (default: such rules make a path through them undetermined)')
+    .option('-v, --verbose', 'show the rules that did not match, and why')
+    .option('--json', 'print the trace as JSON (docs/netfilter-trace-json.md)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 traced, 1 bad input, 2 undetermined (an outcome depends on something not modelled).
+
+Example:
+  kubepath netfilter trace --rules examples/kube-proxy-node.rules --host examples/kube-proxy-node.host.json \\
+    --in-iface eth0 --src 203.0.113.7:51000 --dst 192.168.0.2:30080`,
+    )
+    .action((flags: NetfilterTraceFlags) => {
+      setExit(runNetfilterTrace(flags, io.stdout, io.stderr));
+    });
+
+  return program;
+}
+
+/** Run kubepath with arguments; returns the exit code. User errors print one line, no stack. */
+export function main(argv: readonly string[], io = { stdout: process.stdout, stderr: process.stderr }): number {
+  let code: number = EXIT.ok;
+  const program = buildProgram(io, (c) => (code = c));
+  try {
+    program.parse(argv as string[], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+    }
+    if (isUserError(e)) {
+      io.stderr.write(`kubepath: error: ${e.message}\n`);
+      return EXIT.badInput;
+    }
+    io.stderr.write(`kubepath: internal error (a bug; please report it with the command line):\n${(e as Error).stack ?? String(e)}\n`);
+    return EXIT.internal;
+  }
+}
