@@ -47,20 +47,33 @@ export function ipv6(value: bigint): IPv6Address {
   return { family: 6, value: value & V6_MAX };
 }
 
-const DECIMAL_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
-
-/** Parse dotted-quad IPv4 text; returns undefined when it is not exactly that. */
+/** Parse dotted-quad IPv4 text (decimal octets, no leading zeros); undefined otherwise. */
 function parseIPv4Value(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
+  const n = text.length;
+  if (n < 7 || n > 15) return undefined;
   let value = 0;
-  for (const part of parts) {
-    if (!DECIMAL_OCTET.test(part)) return undefined;
-    const octet = Number(part);
-    if (octet > 255) return undefined;
-    value = value * 256 + octet;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return undefined;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      // A leading zero makes octal in inet_aton: refuse it rather than guess.
+      if (digits === 1 && octet === 0) return undefined;
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return value;
+  if (dots !== 3 || digits === 0) return undefined;
+  return value * 256 + octet;
 }
 
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;

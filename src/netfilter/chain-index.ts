@@ -8,7 +8,7 @@
  */
 import { ipKey, isHostNetwork } from '../net/index.js';
 import type { PacketView } from './context.js';
-import type { Chain, Rule } from './ir.js';
+import type { Chain, Rule, Ruleset } from './ir.js';
 
 /** Chains shorter than this are scanned whole. */
 const MIN_INDEXED = 16;
@@ -64,6 +64,13 @@ function merge(a: readonly Rule[], b: readonly Rule[]): Rule[] {
     else out.push(b[j++]!);
   }
   return out;
+}
+
+/** Build the index of every long chain now (otherwise each is built on first use). */
+export function indexRuleset(ruleset: Ruleset): void {
+  for (const table of ruleset.tables.values()) {
+    for (const chain of table.chains.values()) if (!cache.has(chain)) cache.set(chain, build(chain));
+  }
 }
 
 /** The rules of `chain` that could match `packet`, in chain order. */

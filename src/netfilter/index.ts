@@ -21,4 +21,5 @@ export { jhash2, pickRangeAddress } from './nat.js';
 export { kernelProbability } from './matches/misc.js';
 export { addressType } from './matches/address.js';
 export * from './evaluate.js';
+export { indexRuleset } from './chain-index.js';
 export * from './trace-json.js';

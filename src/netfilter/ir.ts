@@ -77,7 +77,10 @@ export interface Rule {
   readonly outInterface: Negatable<InterfaceMatch> | undefined;
   /** `-f`: only second and further fragments (traced packets are never fragments). */
   readonly fragment: Negatable<true> | undefined;
+  /** Conditions other than the header fields above, in order. */
   readonly matches: readonly Match[];
+  /** The rule's `-m comment --comment` text (always matches, so it is not a condition). */
+  readonly comment: string | undefined;
   /** The target; undefined for a rule without `-j` (it only counts). */
   readonly target: Target | undefined;
   /** Why the engine cannot evaluate this rule, when it cannot (lenient parsing only). */

@@ -50,14 +50,22 @@ export function optionsText(options: readonly ParsedOption[]): string {
 }
 
 function quoteIfNeeded(value: string): string {
-  return /[\s"]/.test(value) || value === '' ? `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"` : value;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 34 || c === 92) return `"${value.replace(/["\\]/g, (x) => `\\${x}`)}"`;
+  }
+  return value === '' ? '""' : value;
 }
 
 /** The only option of a name, or undefined; a repeated option is an error as in iptables. */
-export function single(options: readonly ParsedOption[], ...names: string[]): ParsedOption | undefined {
-  const found = options.filter((o) => names.includes(o.name));
-  if (found.length > 1) throw new OptionError(`${names[0]} given more than once`);
-  return found[0];
+export function single(options: readonly ParsedOption[], name: string, alias?: string): ParsedOption | undefined {
+  let found: ParsedOption | undefined;
+  for (const o of options) {
+    if (o.name !== name && o.name !== alias) continue;
+    if (found) throw new OptionError(`${name} given more than once`);
+    found = o;
+  }
+  return found;
 }
 
 /** Refuse `!` on an option that does not take it. */

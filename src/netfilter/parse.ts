@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { AddressError, formatNetwork, type IPFamily, parseNetwork, protocolNumber } from '../net/index.js';
+import { AddressError, formatNetwork, type IPFamily, type IPNetwork, parseNetwork, protocolNumber } from '../net/index.js';
 import {
   BUILTIN_CHAINS,
   type Chain,
@@ -52,43 +52,56 @@ const TABLES: ReadonlySet<string> = new Set(['raw', 'mangle', 'nat', 'filter', '
  * may appear inside a word; inside quotes a backslash escapes the next character.
  */
 export function tokenizeRule(text: string): string[] {
+  if (!text.includes('"')) {
+    const words = text.split(/[ \t]+/);
+    if (words[0] === '') words.shift();
+    if (words.length > 0 && words[words.length - 1] === '') words.pop();
+    return words;
+  }
   const words: string[] = [];
   let current = '';
   let inWord = false;
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '\\' && i + 1 < text.length) {
-        current += text[++i];
-      } else if (c === '"') {
-        quoted = false;
-      } else {
-        current += c;
-      }
-      continue;
-    }
-    if (c === '"') {
-      quoted = true;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      // A quoted run: up to the closing quote, with backslash escapes.
       inWord = true;
-    } else if (c === ' ' || c === '\t') {
+      i++;
+      for (;;) {
+        const q = text.indexOf('"', i);
+        const b = text.indexOf('\\', i);
+        if (q < 0) throw new OptionError('unterminated quote');
+        if (b >= 0 && b < q) {
+          current += text.slice(i, b) + text.charAt(b + 1);
+          i = b + 2;
+          continue;
+        }
+        current += text.slice(i, q);
+        i = q + 1;
+        break;
+      }
+    } else if (c === 32 || c === 9) {
       if (inWord) words.push(current);
       current = '';
       inWord = false;
+      i++;
     } else {
-      current += c;
+      // A plain run: up to the next space, tab or quote.
+      let j = i + 1;
+      while (j < n) {
+        const d = text.charCodeAt(j);
+        if (d === 32 || d === 9 || d === 34) break;
+        j++;
+      }
+      current = inWord ? current + text.slice(i, j) : text.slice(i, j);
       inWord = true;
+      i = j;
     }
   }
-  if (quoted) throw new OptionError('unterminated quote');
   if (inWord) words.push(current);
   return words;
-}
-
-interface PendingModule {
-  readonly name: string;
-  readonly module: MatchModule | undefined;
-  readonly options: ParsedOption[];
 }
 
 interface TableBuilder {
@@ -104,8 +117,24 @@ function detectFamily(text: string): IPFamily {
   return m && m[1]!.includes(':') && !/^[0-9.]+:[0-9-]+$/.test(m[1]!) ? 6 : 4;
 }
 
+/**
+ * Identical matches and targets (the same `-m tcp --dport 80` in thousands of kube-proxy rules)
+ * are built once per parse and shared: they hold no per-rule state.
+ */
+
+let interned = { matches: new Map<string, Match>(), targets: new Map<string, Target>() };
+
 /** Parse a ruleset dump. Throws {@link RulesetSyntaxError} for anything it cannot accept. */
 export function parseRuleset(text: string, options: ParseRulesetOptions = {}): Ruleset {
+  interned = { matches: new Map(), targets: new Map() };
+  try {
+    return parseRulesetText(text, options);
+  } finally {
+    interned = { matches: new Map(), targets: new Map() };
+  }
+}
+
+function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
   const file = options.file ?? '<rules>';
   const family = options.family ?? detectFamily(text);
   const lenient = options.lenient ?? false;
@@ -113,6 +142,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
   const tableLines = new Map<TableName, number>();
   const unmodelled: Rule[] = [];
   let current: TableBuilder | undefined;
+  let lastChain: Chain | undefined;
   const lines = text.split(/\r?\n/);
 
   const fail = (line: number, detail: string): never => {
@@ -171,7 +201,11 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
       case '-I':
       case '--insert': {
         if (!chainName) fail(lineNo, `${command} needs a chain name`);
-        const chain = table.chains.get(chainName!);
+        // iptables-save groups rules by chain: look the chain up only when it changes.
+        if (lastChain === undefined || lastChain.name !== chainName || lastChain.table !== table.name || table.chains.get(chainName!) !== lastChain) {
+          lastChain = table.chains.get(chainName!);
+        }
+        const chain = lastChain;
         if (!chain) fail(lineNo, `chain "${chainName}" does not exist in table ${table.name} (declare it with ":${chainName} - [0:0]")`);
         let rest = words.slice(2);
         let position = chain!.rules.length;
@@ -183,6 +217,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
           position = 0;
         }
         const rule = parseRule(rest, {
+          number: position + 1,
           family,
           table: table.name,
           chain: chainName!,
@@ -190,8 +225,10 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
           text: body,
           counters,
           location: { file, line: lineNo },
-        }, fail);
+        });
         chain!.rules.splice(position, 0, rule);
+        // -I shifts the rules after it down by one.
+        for (let k = position + 1; k < chain!.rules.length; k++) chain!.rules[k] = { ...chain!.rules[k]!, number: k + 1 };
         break;
       }
       case '-N':
@@ -273,6 +310,7 @@ function declareChain(
 }
 
 interface RuleContext {
+  readonly number: number;
   readonly family: IPFamily;
   readonly table: TableName;
   readonly chain: string;
@@ -285,8 +323,43 @@ interface RuleContext {
 const HOOKS_WITH_IN: readonly string[] = ['PREROUTING', 'INPUT', 'FORWARD'];
 const HOOKS_WITH_OUT: readonly string[] = ['FORWARD', 'OUTPUT', 'POSTROUTING'];
 
-function parseRule(words: string[], rc: RuleContext, fail: (line: number, detail: string) => never): Rule {
-  const line = rc.location.line;
+/** A match module being collected while a rule's words are read; `key` interns it. */
+interface PendingModule {
+  readonly name: string;
+  readonly module: MatchModule | undefined;
+  readonly options: ParsedOption[];
+  key: string;
+}
+
+function fail(rc: RuleContext, detail: string): never {
+  throw new RulesetSyntaxError(rc.location.file, rc.location.line, detail);
+}
+
+function nextWord(words: readonly string[], i: number, opt: string, rc: RuleContext): string {
+  const v = words[i];
+  if (v === undefined) fail(rc, `${opt} needs a value`);
+  return v;
+}
+
+function parseAddressOption(opt: string, text: string, rc: RuleContext): IPNetwork {
+  if (text.includes(',')) fail(rc, `${opt} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
+  let net: IPNetwork;
+  try {
+    net = parseNetwork(text, { allowMask: true });
+  } catch (e) {
+    if (e instanceof AddressError) fail(rc, `${opt}: ${e.message}`);
+    throw e;
+  }
+  if (net.family !== rc.family) fail(rc, `${opt} ${text} is an IPv${net.family} address in an IPv${rc.family} ruleset`);
+  return net;
+}
+
+function parseInterfaceOption(opt: string, name: string, rc: RuleContext): InterfaceMatch {
+  if (name.length === 0 || name.length > 15 || /[\s/]/.test(name)) fail(rc, `${opt} "${name}" is not an interface name`);
+  return name.endsWith('+') ? { name: name.slice(0, -1), wildcard: true } : { name, wildcard: false };
+}
+
+function parseRule(words: string[], rc: RuleContext): Rule {
   let protocol: Negatable<number> | undefined;
   let source: Rule['source'];
   let destination: Rule['destination'];
@@ -299,195 +372,161 @@ function parseRule(words: string[], rc: RuleContext, fail: (line: number, detail
   let targetModule: TargetModule | undefined;
   let isGoto = false;
   const targetOptions: ParsedOption[] = [];
+  let targetKey = '';
   const unknown: string[] = [];
   let negate = false;
-  let i = 0;
-
-  const value = (opt: string): string => {
-    const v = words[++i];
-    if (v === undefined) fail(line, `${opt} needs a value`);
-    return v!;
-  };
-  const takeNegation = (): boolean => {
-    const n = negate;
-    negate = false;
-    return n;
-  };
   const isBuiltin = (BUILTIN_CHAINS[rc.table] as readonly string[]).includes(rc.chain);
 
-  const network = (opt: string) => {
-    const text = value(opt);
-    if (text.includes(',')) fail(line, `${opt} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
-    try {
-      const net = parseNetwork(text, { allowMask: true });
-      if (net.family !== rc.family) fail(line, `${opt} ${text} is an IPv${net.family} address in an IPv${rc.family} ruleset`);
-      return net;
-    } catch (e) {
-      if (e instanceof AddressError) return fail(line, `${opt}: ${e.message}`);
-      throw e;
-    }
-  };
-
-  const iface = (opt: string): InterfaceMatch => {
-    const name = value(opt);
-    if (name.length === 0 || name.length > 15 || /[\s/]/.test(name)) fail(line, `${opt} "${name}" is not an interface name`);
-    return name.endsWith('+') ? { name: name.slice(0, -1), wildcard: true } : { name, wildcard: false };
-  };
-
-  for (; i < words.length; i++) {
+  for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
     if (w === '!') {
-      if (negate) fail(line, 'two "!" in a row');
+      if (negate) fail(rc, 'two "!" in a row');
       negate = true;
       continue;
     }
-    switch (w) {
-      case '-p':
-      case '--protocol': {
-        const neg = takeNegation();
-        const text = value(w);
-        const proto = protocolNumber(text);
-        if (proto === undefined) fail(line, `-p: unknown protocol "${text}"`);
-        protocol = { value: proto!, negated: neg };
+    if (w === '-p' || w === '--protocol') {
+      const text = nextWord(words, ++i, w, rc);
+      const proto = protocolNumber(text);
+      if (proto === undefined) fail(rc, `-p: unknown protocol "${text}"`);
+      protocol = { value: proto, negated: negate };
+      negate = false;
+    } else if (w === '-s' || w === '--source' || w === '--src') {
+      source = { value: parseAddressOption(w, nextWord(words, ++i, w, rc), rc), negated: negate };
+      negate = false;
+    } else if (w === '-d' || w === '--destination' || w === '--dst') {
+      destination = { value: parseAddressOption(w, nextWord(words, ++i, w, rc), rc), negated: negate };
+      negate = false;
+    } else if (w === '-i' || w === '--in-interface') {
+      if (isBuiltin && !HOOKS_WITH_IN.includes(rc.chain)) fail(rc, `-i cannot be used in ${rc.chain}: packets there have no input interface`);
+      inInterface = { value: parseInterfaceOption(w, nextWord(words, ++i, w, rc), rc), negated: negate };
+      negate = false;
+    } else if (w === '-o' || w === '--out-interface') {
+      if (isBuiltin && !HOOKS_WITH_OUT.includes(rc.chain)) fail(rc, `-o cannot be used in ${rc.chain}: packets there have no output interface yet`);
+      outInterface = { value: parseInterfaceOption(w, nextWord(words, ++i, w, rc), rc), negated: negate };
+      negate = false;
+    } else if (w === '-f' || w === '--fragment') {
+      fragment = { value: true, negated: negate };
+      negate = false;
+    } else if (w === '-m' || w === '--match') {
+      if (negate) fail(rc, '"!" cannot negate -m');
+      const name = nextWord(words, ++i, w, rc);
+      const module = MATCH_MODULES.get(name);
+      if (!module) {
+        if (!rc.lenient) fail(rc, `match extension "${name}" is not modelled by kubepath`);
+        unknown.push(`-m ${name}`);
+      }
+      modules.push({ name, module, options: [], key: name });
+    } else if (w === '-j' || w === '--jump' || w === '-g' || w === '--goto') {
+      if (negate) fail(rc, `"!" cannot negate ${w}`);
+      if (targetName !== undefined) fail(rc, 'a rule has one target (-j/-g) only');
+      targetName = nextWord(words, ++i, w, rc);
+      isGoto = w === '-g' || w === '--goto';
+      targetModule = isGoto ? undefined : TARGET_MODULES.get(targetName);
+    } else if (w === '-c' || w === '--set-counters') {
+      const p = nextWord(words, ++i, w, rc);
+      const b = nextWord(words, ++i, w, rc);
+      if (!/^[0-9]+$/.test(p) || !/^[0-9]+$/.test(b)) fail(rc, '-c needs two counter values');
+      counters = { packets: BigInt(p), bytes: BigInt(b) };
+    } else if (w.charCodeAt(0) !== 45 /* - */) {
+      fail(rc, `unexpected "${w}" (bad argument: quote values that contain spaces)`);
+    } else {
+      // A module option: the target's, else the most recent match that has it, else the implicit protocol match.
+      const neg = negate;
+      negate = false;
+      if (targetModule && w in targetModule.options) {
+        const count = targetModule.options[w]!;
+        const values = words.slice(i + 1, i + 1 + count);
+        if (values.length < count) fail(rc, `${w} needs ${count === 1 ? 'a value' : `${count} values`}`);
+        i += count;
+        targetOptions.push({ name: w, values, negated: neg });
+        targetKey += `${neg ? '!' : ''}${w}\u0000${values.join('\u0000')}\u0001`;
         continue;
       }
-      case '-s':
-      case '--source':
-      case '--src': {
-        const neg = takeNegation();
-        source = { value: network(w), negated: neg };
-        continue;
-      }
-      case '-d':
-      case '--destination':
-      case '--dst': {
-        const neg = takeNegation();
-        destination = { value: network(w), negated: neg };
-        continue;
-      }
-      case '-i':
-      case '--in-interface': {
-        const neg = takeNegation();
-        if (isBuiltin && !HOOKS_WITH_IN.includes(rc.chain)) fail(line, `-i cannot be used in ${rc.chain}: packets there have no input interface`);
-        inInterface = { value: iface(w), negated: neg };
-        continue;
-      }
-      case '-o':
-      case '--out-interface': {
-        const neg = takeNegation();
-        if (isBuiltin && !HOOKS_WITH_OUT.includes(rc.chain)) fail(line, `-o cannot be used in ${rc.chain}: packets there have no output interface yet`);
-        outInterface = { value: iface(w), negated: neg };
-        continue;
-      }
-      case '-f':
-      case '--fragment':
-        fragment = { value: true, negated: takeNegation() };
-        continue;
-      case '-m':
-      case '--match': {
-        if (negate) fail(line, '"!" cannot negate -m');
-        const name = value(w);
-        const module = MATCH_MODULES.get(name);
-        if (!module) {
-          if (!rc.lenient) fail(line, `match extension "${name}" is not modelled by kubepath`);
-          unknown.push(`-m ${name}`);
+      let owner: PendingModule | undefined;
+      for (let k = modules.length - 1; k >= 0 && !owner; k--) if (modules[k]!.module && w in modules[k]!.module!.options) owner = modules[k];
+      if (!owner && protocol && !protocol.negated) {
+        const implicit = implicitProtocolMatch(protocol.value);
+        if (implicit && w in implicit.options) {
+          owner = { name: implicit.name, module: implicit, options: [], key: implicit.name };
+          modules.push(owner);
         }
-        modules.push({ name, module, options: [] });
+      }
+      if (owner) {
+        const count = owner.module!.options[w]!;
+        const values = words.slice(i + 1, i + 1 + count);
+        if (values.length < count) fail(rc, `${w} needs ${count === 1 ? 'a value' : `${count} values`}`);
+        i += count;
+        owner.options.push({ name: w, values, negated: neg });
+        owner.key += `\u0001${neg ? '!' : ''}${w}\u0000${values.join('\u0000')}`;
         continue;
       }
-      case '-j':
-      case '--jump':
-      case '-g':
-      case '--goto': {
-        if (negate) fail(line, `"!" cannot negate ${w}`);
-        if (targetName !== undefined) fail(line, 'a rule has one target (-j/-g) only');
-        targetName = value(w);
-        isGoto = w === '-g' || w === '--goto';
-        targetModule = isGoto ? undefined : TARGET_MODULES.get(targetName);
+      if (rc.lenient && (unknown.length > 0 || (targetName !== undefined && !targetModule))) {
+        // An option of an extension kubepath does not model: keep its values with it.
+        const values: string[] = [];
+        while (i + 1 < words.length && !words[i + 1]!.startsWith('-') && words[i + 1] !== '!') values.push(words[++i]!);
+        if (targetName !== undefined && !targetModule) targetOptions.push({ name: w, values, negated: neg });
+        else modules[modules.length - 1]!.options.push({ name: w, values, negated: neg });
         continue;
       }
-      case '-c':
-      case '--set-counters': {
-        const p = value(w);
-        const b = value(w);
-        if (!/^[0-9]+$/.test(p) || !/^[0-9]+$/.test(b)) fail(line, '-c needs two counter values');
-        counters = { packets: BigInt(p), bytes: BigInt(b) };
-        continue;
-      }
+      const loaded = modules.map((m) => m.name);
+      fail(rc, `unknown option "${w}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${targetName ? ` (target ${targetName})` : ''}`);
     }
-    if (!w.startsWith('-')) fail(line, `unexpected "${w}" (bad argument: quote values that contain spaces)`);
-    // A module option: the target's, else the most recent match that has it, else the implicit protocol match.
-    const neg = takeNegation();
-    const take = (count: number): string[] => {
-      const values: string[] = [];
-      for (let k = 0; k < count; k++) values.push(value(w));
-      return values;
-    };
-    if (targetModule && w in targetModule.options) {
-      targetOptions.push({ name: w, values: take(targetModule.options[w]!), negated: neg });
-      continue;
-    }
-    let owner = [...modules].reverse().find((m) => m.module && w in m.module.options);
-    if (!owner && protocol && !protocol.negated) {
-      const implicit = implicitProtocolMatch(protocol.value);
-      if (implicit && w in implicit.options) {
-        owner = { name: implicit.name, module: implicit, options: [] };
-        modules.push(owner);
-      }
-    }
-    if (owner) {
-      owner.options.push({ name: w, values: take(owner.module!.options[w]!), negated: neg });
-      continue;
-    }
-    if (rc.lenient && (unknown.length > 0 || (targetName !== undefined && !targetModule))) {
-      // An option of an extension kubepath does not model: keep its values with it.
-      const values: string[] = [];
-      while (i + 1 < words.length && !words[i + 1]!.startsWith('-') && words[i + 1] !== '!') values.push(words[++i]!);
-      if (targetName !== undefined && !targetModule) targetOptions.push({ name: w, values, negated: neg });
-      else modules[modules.length - 1]!.options.push({ name: w, values, negated: neg });
-      continue;
-    }
-    const loaded = modules.map((m) => m.name);
-    fail(line, `unknown option "${w}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${targetName ? ` (target ${targetName})` : ''}`);
   }
-  if (negate) fail(line, '"!" at the end of the rule negates nothing');
+  if (negate) fail(rc, '"!" at the end of the rule negates nothing');
 
   const info: RuleInfo = { family: rc.family, table: rc.table, chain: rc.chain, protocol };
+  const context = `${rc.family}|${rc.table}|${isBuiltin ? rc.chain : '-'}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
   const matches: Match[] = [];
+  let comment: string | undefined;
   for (const m of modules) {
     if (!m.module) continue;
-    try {
-      matches.push(m.module.build(m.options, info));
-    } catch (e) {
-      if (e instanceof OptionError || e instanceof AddressError) fail(line, `-m ${m.name}: ${e.message}`);
-      throw e;
+    if (m.name === 'comment' && m.options.length === 1 && m.options[0]!.name === '--comment' && !m.options[0]!.negated) {
+      // Always matches: kept as the rule's comment rather than as a condition.
+      comment = m.options[0]!.values[0]!;
+      if (comment.length > 255) fail(rc, '-m comment: --comment is longer than 255 characters');
+      continue;
     }
+    const key = `${m.key}|${context}`;
+    let built = interned.matches.get(key);
+    if (!built) {
+      try {
+        built = m.module.build(m.options, info);
+      } catch (e) {
+        if (e instanceof OptionError || e instanceof AddressError) fail(rc, `-m ${m.name}: ${e.message}`);
+        throw e;
+      }
+      interned.matches.set(key, built);
+    }
+    matches.push(built);
   }
   let target: Target | undefined;
   if (targetName !== undefined) {
-    if (targetModule) {
-      try {
-        target = targetModule.build(targetOptions, info);
-      } catch (e) {
-        if (e instanceof OptionError || e instanceof AddressError) fail(line, `-j ${targetName}: ${e.message}`);
-        throw e;
+    const key = `${targetName}|${isGoto}|${context}|${targetKey}`;
+    target = interned.targets.get(key);
+    if (!target) {
+      if (targetModule) {
+        try {
+          target = targetModule.build(targetOptions, info);
+        } catch (e) {
+          if (e instanceof OptionError || e instanceof AddressError) fail(rc, `-j ${targetName}: ${e.message}`);
+          throw e;
+        }
+      } else if (targetOptions.length > 0) {
+        // Options after an unknown -j: an extension target kubepath does not model.
+        if (!rc.lenient) fail(rc, `target "${targetName}" is not modelled by kubepath`);
+        target = { name: targetName, text: `-j ${targetName}`, kind: 'unmodelled', reason: `target ${targetName} is not modelled` };
+      } else {
+        // Resolved at COMMIT: a user chain, or an extension target without options.
+        target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
       }
-    } else if (targetOptions.length > 0) {
-      // Options after an unknown -j: an extension target kubepath does not model.
-      if (!rc.lenient) fail(line, `target "${targetName}" is not modelled by kubepath`);
-      target = { name: targetName, text: `-j ${targetName}`, kind: 'unmodelled', reason: `target ${targetName} is not modelled` };
-    } else {
-      // Resolved at COMMIT: a user chain, or an extension target without options.
-      target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
+      interned.targets.set(key, target);
     }
   }
-  if (unknown.length > 0 || target?.kind === 'unmodelled') {
-    unknown.push(...(target?.kind === 'unmodelled' ? [`-j ${targetName}`] : []));
-  }
+  if (target?.kind === 'unmodelled') unknown.push(`-j ${targetName}`);
   return {
     table: rc.table,
     chain: rc.chain,
-    number: 0,
+    number: rc.number,
     location: rc.location,
     text: rc.text,
     protocol,
@@ -497,6 +536,7 @@ function parseRule(words: string[], rc: RuleContext, fail: (line: number, detail
     outInterface,
     fragment,
     matches,
+    comment,
     target,
     unmodelled: unknown.length > 0 ? `${unknown.join(', ')} not modelled` : undefined,
     counters,
@@ -512,38 +552,53 @@ const UNMODELLED_TARGETS: readonly string[] = [
 /** Number the rules, resolve jumps to chains, and refuse loops, as iptables-restore does at COMMIT. */
 function finishTable(table: Table, lenient: boolean, fail: (line: number, detail: string) => never): void {
   for (const chain of table.chains.values()) {
-    chain.rules.forEach((rule, index) => {
-      let r: Rule = { ...rule, number: index + 1 };
+    const rules = chain.rules;
+    for (let index = 0; index < rules.length; index++) {
+      const r = rules[index]!;
       const t = r.target;
-      if (t?.kind === 'jump' && !table.chains.has(t.chain)) {
-        const isTarget = UNMODELLED_TARGETS.includes(t.chain);
-        if (!isTarget) fail(r.location.line, `${t.goto ? '-g' : '-j'} ${t.chain}: no chain "${t.chain}" in table ${table.name}, and no target of that name`);
-        const why = `target ${t.chain} is not modelled by kubepath`;
-        if (!lenient) fail(r.location.line, why);
-        r = { ...r, target: { name: t.chain, text: t.text, kind: 'unmodelled', reason: why }, unmodelled: why };
-      }
-      if (t?.kind === 'jump' && table.chains.get(t.chain)?.builtin) {
-        fail(r.location.line, `${t.goto ? '-g' : '-j'} ${t.chain}: cannot jump to a built-in chain`);
-      }
-      chain.rules[index] = r;
-    });
+      if (t?.kind !== 'jump') continue;
+      const to = table.chains.get(t.chain);
+      if (to?.builtin) fail(r.location.line, `${t.goto ? '-g' : '-j'} ${t.chain}: cannot jump to a built-in chain`);
+      if (to) continue;
+      const isTarget = UNMODELLED_TARGETS.includes(t.chain);
+      if (!isTarget) fail(r.location.line, `${t.goto ? '-g' : '-j'} ${t.chain}: no chain "${t.chain}" in table ${table.name}, and no target of that name`);
+      const why = `target ${t.chain} is not modelled by kubepath`;
+      if (!lenient) fail(r.location.line, why);
+      rules[index] = { ...r, target: { name: t.chain, text: t.text, kind: 'unmodelled', reason: why }, unmodelled: why };
+    }
   }
-  // Jumps must not loop (the kernel refuses such a table).
-  const state = new Map<string, 1 | 2>();
-  const visit = (name: string, path: string[]): void => {
-    const s = state.get(name);
-    if (s === 2) return;
-    if (s === 1) {
-      const chain = table.chains.get(name)!;
-      fail(chain.location.line, `chains jump in a loop: ${[...path, name].join(' -> ')}`);
+  // Jumps must not loop (the kernel refuses such a table): depth-first, iteratively.
+  const done = new Set<Chain>();
+  const onPath = new Set<Chain>();
+  for (const root of table.chains.values()) {
+    if (done.has(root)) continue;
+    const stack: { chain: Chain; next: number }[] = [{ chain: root, next: 0 }];
+    onPath.add(root);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const rules = top.chain.rules;
+      let pushed = false;
+      while (top.next < rules.length) {
+        const t = rules[top.next++]!.target;
+        if (t?.kind !== 'jump') continue;
+        const to = table.chains.get(t.chain)!;
+        if (done.has(to)) continue;
+        if (onPath.has(to)) {
+          const names = stack.map((f) => f.chain.name);
+          fail(to.location.line, `chains jump in a loop: ${[...names.slice(names.indexOf(to.name)), to.name].join(' -> ')}`);
+        }
+        onPath.add(to);
+        stack.push({ chain: to, next: 0 });
+        pushed = true;
+        break;
+      }
+      if (!pushed) {
+        stack.pop();
+        onPath.delete(top.chain);
+        done.add(top.chain);
+      }
     }
-    state.set(name, 1);
-    for (const rule of table.chains.get(name)!.rules) {
-      if (rule.target?.kind === 'jump') visit(rule.target.chain, [...path, name]);
-    }
-    state.set(name, 2);
-  };
-  for (const name of table.chains.keys()) visit(name, []);
+  }
 }
 
 /** Text of a rule's address condition, for traces: `! -s 10.0.0.0/8`. */

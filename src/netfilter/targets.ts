@@ -53,7 +53,7 @@ export function isTerminal(target: Target): boolean {
 }
 
 function base(name: string, options: readonly ParsedOption[]) {
-  return { name, text: [`-j ${name}`, optionsText(options)].filter((s) => s !== '').join(' ') };
+  return { name, text: options.length === 0 ? `-j ${name}` : `-j ${name} ${optionsText(options)}` };
 }
 
 function noOptions(name: string, kind: 'accept' | 'drop' | 'return'): TargetModule {
