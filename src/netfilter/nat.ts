@@ -125,6 +125,8 @@ export function pickPort(
   random: boolean,
 ): PortChoice {
   if (current === undefined) return { port: undefined, random: false };
+  // DNAT --random without a port range keeps the destination port; SNAT --random picks one.
+  if (random && min === undefined && manip === 'dst') return { port: current, random: false };
   if (random) return { port: min !== undefined ? min : current, random: true };
   if (min === undefined || max === undefined) return { port: current, random: false };
   if (current >= min && current <= max) return { port: current, random: false };

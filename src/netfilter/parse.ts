@@ -122,15 +122,19 @@ function detectFamily(text: string): IPFamily {
  * are built once per parse and shared: they hold no per-rule state.
  */
 
-let interned = { matches: new Map<string, Match>(), targets: new Map<string, Target>() };
+let interned = newInterned();
+
+function newInterned() {
+  return { matches: new Map<string, Match>(), targets: new Map<string, Target>(), jumps: new Map<string, Target>(), gotos: new Map<string, Target>() };
+}
 
 /** Parse a ruleset dump. Throws {@link RulesetSyntaxError} for anything it cannot accept. */
 export function parseRuleset(text: string, options: ParseRulesetOptions = {}): Ruleset {
-  interned = { matches: new Map(), targets: new Map() };
+  interned = newInterned();
   try {
     return parseRulesetText(text, options);
   } finally {
-    interned = { matches: new Map(), targets: new Map() };
+    interned = newInterned();
   }
 }
 
@@ -176,6 +180,7 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
       continue;
     }
     if (line.startsWith(':')) {
+      lastChain = undefined;
       declareChain(builder, line, lineNo, file, fail);
       continue;
     }
@@ -194,6 +199,7 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
     }
     const command = words[0]!;
     const chainName = words[1];
+    if (command !== '-A' && command !== '--append') lastChain = undefined;
     const table = builder.table;
     switch (command) {
       case '-A':
@@ -202,21 +208,22 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
       case '--insert': {
         if (!chainName) fail(lineNo, `${command} needs a chain name`);
         // iptables-save groups rules by chain: look the chain up only when it changes.
-        if (lastChain === undefined || lastChain.name !== chainName || lastChain.table !== table.name || table.chains.get(chainName!) !== lastChain) {
+        if (lastChain === undefined || lastChain.name !== chainName || lastChain.table !== table.name) {
           lastChain = table.chains.get(chainName!);
         }
         const chain = lastChain;
         if (!chain) fail(lineNo, `chain "${chainName}" does not exist in table ${table.name} (declare it with ":${chainName} - [0:0]")`);
-        let rest = words.slice(2);
+        let start = 2;
         let position = chain!.rules.length;
-        if ((command === '-I' || command === '--insert') && rest[0] !== undefined && /^[0-9]+$/.test(rest[0])) {
-          position = Number(rest[0]) - 1;
-          if (position < 0 || position > chain!.rules.length) fail(lineNo, `-I ${chainName} ${rest[0]}: no such position`);
-          rest = rest.slice(1);
+        const insertAt = words[2];
+        if ((command === '-I' || command === '--insert') && insertAt !== undefined && /^[0-9]+$/.test(insertAt)) {
+          position = Number(insertAt) - 1;
+          if (position < 0 || position > chain!.rules.length) fail(lineNo, `-I ${chainName} ${insertAt}: no such position`);
+          start = 3;
         } else if (command === '-I' || command === '--insert') {
           position = 0;
         }
-        const rule = parseRule(rest, {
+        const rule = parseRule(words, start, {
           number: position + 1,
           family,
           table: table.name,
@@ -359,7 +366,7 @@ function parseInterfaceOption(opt: string, name: string, rc: RuleContext): Inter
   return name.endsWith('+') ? { name: name.slice(0, -1), wildcard: true } : { name, wildcard: false };
 }
 
-function parseRule(words: string[], rc: RuleContext): Rule {
+function parseRule(words: string[], start: number, rc: RuleContext): Rule {
   let protocol: Negatable<number> | undefined;
   let source: Rule['source'];
   let destination: Rule['destination'];
@@ -377,7 +384,7 @@ function parseRule(words: string[], rc: RuleContext): Rule {
   let negate = false;
   const isBuiltin = (BUILTIN_CHAINS[rc.table] as readonly string[]).includes(rc.chain);
 
-  for (let i = 0; i < words.length; i++) {
+  for (let i = start; i < words.length; i++) {
     const w = words[i]!;
     if (w === '!') {
       if (negate) fail(rc, 'two "!" in a row');
@@ -474,8 +481,12 @@ function parseRule(words: string[], rc: RuleContext): Rule {
   }
   if (negate) fail(rc, '"!" at the end of the rule negates nothing');
 
-  const info: RuleInfo = { family: rc.family, table: rc.table, chain: rc.chain, protocol };
-  const context = `${rc.family}|${rc.table}|${isBuiltin ? rc.chain : '-'}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
+  // What module builders may depend on; made only when something is built or interned.
+  let info: RuleInfo | undefined;
+  let context: string | undefined;
+  const ruleInfo = (): RuleInfo => (info ??= { family: rc.family, table: rc.table, chain: rc.chain, protocol });
+  const contextKey = (): string =>
+    (context ??= `${rc.family}|${rc.table}|${isBuiltin ? rc.chain : '-'}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`);
   const matches: Match[] = [];
   let comment: string | undefined;
   for (const m of modules) {
@@ -486,11 +497,11 @@ function parseRule(words: string[], rc: RuleContext): Rule {
       if (comment.length > 255) fail(rc, '-m comment: --comment is longer than 255 characters');
       continue;
     }
-    const key = `${m.key}|${context}`;
+    const key = `${m.key}|${contextKey()}`;
     let built = interned.matches.get(key);
     if (!built) {
       try {
-        built = m.module.build(m.options, info);
+        built = m.module.build(m.options, ruleInfo());
       } catch (e) {
         if (e instanceof OptionError || e instanceof AddressError) fail(rc, `-m ${m.name}: ${e.message}`);
         throw e;
@@ -500,13 +511,21 @@ function parseRule(words: string[], rc: RuleContext): Rule {
     matches.push(built);
   }
   let target: Target | undefined;
-  if (targetName !== undefined) {
-    const key = `${targetName}|${isGoto}|${context}|${targetKey}`;
+  if (targetName !== undefined && !targetModule && targetOptions.length === 0) {
+    // A jump or goto to a chain (resolved at COMMIT): shared per chain name.
+    const cache = isGoto ? interned.gotos : interned.jumps;
+    target = cache.get(targetName);
+    if (!target) {
+      target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
+      cache.set(targetName, target);
+    }
+  } else if (targetName !== undefined) {
+    const key = `${targetName}|${isGoto}|${contextKey()}|${targetKey}`;
     target = interned.targets.get(key);
     if (!target) {
       if (targetModule) {
         try {
-          target = targetModule.build(targetOptions, info);
+          target = targetModule.build(targetOptions, ruleInfo());
         } catch (e) {
           if (e instanceof OptionError || e instanceof AddressError) fail(rc, `-j ${targetName}: ${e.message}`);
           throw e;
@@ -522,7 +541,10 @@ function parseRule(words: string[], rc: RuleContext): Rule {
       interned.targets.set(key, target);
     }
   }
-  if (target?.kind === 'unmodelled') unknown.push(`-j ${targetName}`);
+  if (target?.kind === 'unmodelled') {
+    if (!rc.lenient) fail(rc, `-j ${targetName}: ${target.reason}`);
+    unknown.push(`-j ${targetName}`);
+  }
   return {
     table: rc.table,
     chain: rc.chain,

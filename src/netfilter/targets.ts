@@ -52,15 +52,15 @@ export function isTerminal(target: Target): boolean {
   return ['accept', 'drop', 'reject', 'dnat', 'snat', 'masquerade', 'redirect', 'tproxy'].includes(target.kind);
 }
 
-function base(name: string, options: readonly ParsedOption[]) {
-  return { name, text: options.length === 0 ? `-j ${name}` : `-j ${name} ${optionsText(options)}` };
+function targetText(name: string, options: readonly ParsedOption[]): string {
+  return options.length === 0 ? `-j ${name}` : `-j ${name} ${optionsText(options)}`;
 }
 
 function noOptions(name: string, kind: 'accept' | 'drop' | 'return'): TargetModule {
   return {
     name,
     options: {},
-    build: (options) => ({ ...base(name, options), kind }),
+    build: (options) => ({ name: name, text: targetText(name, options), kind }),
   };
 }
 
@@ -112,7 +112,7 @@ const rejectTarget: TargetModule = {
   name: 'REJECT',
   options: { '--reject-with': 1 },
   build(options, info) {
-    onlyIn(info, 'REJECT', ['filter', 'mangle', 'raw', 'security'], ['INPUT', 'FORWARD', 'OUTPUT']);
+    onlyIn(info, 'REJECT', ['filter'], ['INPUT', 'FORWARD', 'OUTPUT']);
     const o = single(options, '--reject-with');
     if (o) notNegated(o);
     const table = info.family === 4 ? REJECT_V4 : REJECT_V6;
@@ -121,7 +121,7 @@ const rejectTarget: TargetModule = {
     if (kind === 'tcp-reset' && (info.protocol?.value !== 6 || info.protocol.negated)) {
       throw new OptionError('--reject-with tcp-reset needs -p tcp');
     }
-    return { ...base('REJECT', options), kind: 'reject', with: kind };
+    return { name: 'REJECT', text: targetText('REJECT', options), kind: 'reject', with: kind };
   },
 };
 
@@ -159,7 +159,7 @@ const markTarget: TargetModule = {
   options: MARK_OPS,
   build(options) {
     if (options.length !== 1) throw new OptionError('-j MARK takes exactly one of --set-xmark, --set-mark, --or-mark, --and-mark, --xor-mark');
-    return { ...base('MARK', options), kind: 'mark', ...markOp(options[0]!) };
+    return { name: 'MARK', text: targetText('MARK', options), kind: 'mark', ...markOp(options[0]!) };
   },
 };
 
@@ -171,7 +171,7 @@ const connmarkTarget: TargetModule = {
     if (ops.length !== 1) throw new OptionError('-j CONNMARK takes exactly one of --set-xmark, --set-mark, --save-mark, --restore-mark, ...');
     const op = ops[0]!;
     notNegated(op);
-    if (op.name in MARK_OPS) return { ...base('CONNMARK', options), kind: 'connmark-set', ...markOp(op) };
+    if (op.name in MARK_OPS) return { name: 'CONNMARK', text: targetText('CONNMARK', options), kind: 'connmark-set', ...markOp(op) };
     const mask = single(options, '--mask');
     const nf = single(options, '--nfmask');
     const ct = single(options, '--ctmask');
@@ -179,7 +179,7 @@ const connmarkTarget: TargetModule = {
     const all = mask ? parseU32(mask.values[0]!, '--mask') : 0xffffffff;
     const nfmask = nf ? parseU32(nf.values[0]!, '--nfmask') : all;
     const ctmask = ct ? parseU32(ct.values[0]!, '--ctmask') : all;
-    return { ...base('CONNMARK', options), kind: op.name === '--save-mark' ? 'connmark-save' : 'connmark-restore', nfmask, ctmask };
+    return { name: 'CONNMARK', text: targetText('CONNMARK', options), kind: op.name === '--save-mark' ? 'connmark-save' : 'connmark-restore', nfmask, ctmask };
   },
 };
 
@@ -192,7 +192,8 @@ export function parseNatRange(text: string, family: 4 | 6): NatRange {
     if (!m) throw new OptionError(`"${text}" is not [ADDR][-[ADDR]][:PORT[-PORT]]`);
     addrPart = m[2] ? `${m[1]}-${m[2]}` : m[1]!;
     portPart = m[3];
-  } else if (family === 4 || text.startsWith(':')) {
+  } else if (family === 4 || /^:[0-9]/.test(text)) {
+    // IPv4 "ADDR:PORT", or ":PORT" alone; an IPv6 address with a port needs brackets.
     const colon = text.indexOf(':');
     if (colon >= 0) {
       addrPart = text.slice(0, colon);
@@ -243,7 +244,7 @@ function natTarget(name: 'DNAT' | 'SNAT'): TargetModule {
         throw new OptionError(`-j ${name} with a port needs -p tcp, udp or sctp`);
       }
       return {
-        ...base(name, options),
+        name: name, text: targetText(name, options),
         kind: name === 'DNAT' ? ('dnat' as const) : ('snat' as const),
         range,
         random: !!single(options, '--random'),
@@ -275,7 +276,7 @@ const masqueradeTarget: TargetModule = {
       throw new OptionError('-j MASQUERADE --to-ports needs -p tcp, udp or sctp');
     }
     return {
-      ...base('MASQUERADE', options),
+      name: 'MASQUERADE', text: targetText('MASQUERADE', options),
       kind: 'masquerade',
       ...ports,
       random: !!single(options, '--random'),
@@ -293,7 +294,7 @@ const redirectTarget: TargetModule = {
     if (ports.minPort !== undefined && ![6, 17, 132].includes(info.protocol?.value ?? -1)) {
       throw new OptionError('-j REDIRECT --to-ports needs -p tcp, udp or sctp');
     }
-    return { ...base('REDIRECT', options), kind: 'redirect', ...ports, random: !!single(options, '--random') };
+    return { name: 'REDIRECT', text: targetText('REDIRECT', options), kind: 'redirect', ...ports, random: !!single(options, '--random') };
   },
 };
 
@@ -302,7 +303,7 @@ const tproxyTarget: TargetModule = {
   options: { '--on-port': 1, '--on-ip': 1, '--tproxy-mark': 1 },
   build(options, info) {
     onlyIn(info, 'TPROXY', ['mangle'], ['PREROUTING']);
-    if (![6, 17].includes(info.protocol?.value ?? -1)) throw new OptionError('-j TPROXY needs -p tcp or -p udp');
+    if (!info.protocol || info.protocol.negated || ![6, 17].includes(info.protocol.value)) throw new OptionError('-j TPROXY needs -p tcp or -p udp');
     const port = single(options, '--on-port');
     if (!port) throw new OptionError('-j TPROXY needs --on-port');
     const ip = single(options, '--on-ip');
@@ -316,7 +317,7 @@ const tproxyTarget: TargetModule = {
     }
     const mark = single(options, '--tproxy-mark');
     const { value, mask } = mark ? parseValueMask(mark.values[0]!, '--tproxy-mark') : { value: 0, mask: 0 };
-    return { ...base('TPROXY', options), kind: 'tproxy', port: parsePortValue(port.values[0]!), address, markValue: value, markMask: mask };
+    return { name: 'TPROXY', text: targetText('TPROXY', options), kind: 'tproxy', port: parsePortValue(port.values[0]!), address, markValue: value, markMask: mask };
   },
 };
 
@@ -325,7 +326,7 @@ const notrackTarget: TargetModule = {
   options: {},
   build(options, info) {
     onlyIn(info, 'NOTRACK', ['raw'], ['PREROUTING', 'OUTPUT']);
-    return { ...base('NOTRACK', options), kind: 'notrack' };
+    return { name: 'NOTRACK', text: targetText('NOTRACK', options), kind: 'notrack' };
   },
 };
 
@@ -334,16 +335,16 @@ const ctTarget: TargetModule = {
   options: { '--notrack': 0, '--helper': 1, '--ctevents': 1, '--expevents': 1, '--zone': 1, '--zone-orig': 1, '--zone-reply': 1, '--timeout': 1 },
   build(options, info) {
     onlyIn(info, 'CT', ['raw'], ['PREROUTING', 'OUTPUT']);
-    if (single(options, '--notrack')) return { ...base('CT', options), kind: 'notrack' };
+    if (single(options, '--notrack')) return { name: 'CT', text: targetText('CT', options), kind: 'notrack' };
     const zone = options.find((o) => o.name.startsWith('--zone'));
-    if (zone) return { ...base('CT', options), kind: 'unmodelled', reason: 'conntrack zones (CT --zone) are not modelled' };
-    return { ...base('CT', options), kind: 'record' };
+    if (zone) return { name: 'CT', text: targetText('CT', options), kind: 'unmodelled', reason: 'conntrack zones (CT --zone) are not modelled' };
+    return { name: 'CT', text: targetText('CT', options), kind: 'record' };
   },
 };
 
 /** A target that only records or adjusts what the engine does not model (LOG, NFLOG, ...). */
 function recordTarget(name: string, options: Record<string, number>): TargetModule {
-  return { name, options, build: (opts) => ({ ...base(name, opts), kind: 'record' }) };
+  return { name, options, build: (opts) => ({ name: name, text: targetText(name, opts), kind: 'record' }) };
 }
 
 const ALL: readonly TargetModule[] = [
