@@ -26,6 +26,17 @@ export function chainHash(text: string): string {
   return base32(createHash('sha256').update(text).digest()).slice(0, 16);
 }
 
+function groupByChain(rules: readonly string[]): string[] {
+  const byChain = new Map<string, string[]>();
+  for (const rule of rules) {
+    const chain = rule.split(' ', 2)[1]!;
+    const list = byChain.get(chain);
+    if (list) list.push(rule);
+    else byChain.set(chain, [rule]);
+  }
+  return [...byChain.values()].flat();
+}
+
 /** The dump, and the Services in it (for picking packets to trace). */
 export function kubeProxyDump(services: number, endpoints: number): { text: string; clusterIPs: string[]; nodePorts: number[] } {
   const nat: string[] = [];
@@ -93,7 +104,8 @@ export function kubeProxyDump(services: number, endpoints: number): { text: stri
     ...nodePortRules,
     ...svcRules,
     '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
-    ...nat,
+    // iptables-save prints each chain's rules together.
+    ...groupByChain(nat),
     'COMMIT',
     '',
   ].join('\n');

@@ -186,7 +186,7 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
     }
     let body = line;
     let counters: Rule['counters'];
-    const counterMatch = /^\[([0-9]+):([0-9]+)\]\s+/.exec(body);
+    const counterMatch = body.charCodeAt(0) === 91 /* [ */ ? /^\[([0-9]+):([0-9]+)\]\s+/.exec(body) : null;
     if (counterMatch) {
       counters = { packets: BigInt(counterMatch[1]!), bytes: BigInt(counterMatch[2]!) };
       body = body.slice(counterMatch[0].length);
@@ -233,9 +233,13 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
           counters,
           location: { file, line: lineNo },
         });
-        chain!.rules.splice(position, 0, rule);
-        // -I shifts the rules after it down by one.
-        for (let k = position + 1; k < chain!.rules.length; k++) chain!.rules[k] = { ...chain!.rules[k]!, number: k + 1 };
+        if (position === chain!.rules.length) {
+          chain!.rules.push(rule);
+        } else {
+          chain!.rules.splice(position, 0, rule);
+          // -I shifts the rules after it down by one.
+          for (let k = position + 1; k < chain!.rules.length; k++) chain!.rules[k] = { ...chain!.rules[k]!, number: k + 1 };
+        }
         break;
       }
       case '-N':
@@ -573,51 +577,56 @@ const UNMODELLED_TARGETS: readonly string[] = [
 
 /** Number the rules, resolve jumps to chains, and refuse loops, as iptables-restore does at COMMIT. */
 function finishTable(table: Table, lenient: boolean, fail: (line: number, detail: string) => never): void {
-  for (const chain of table.chains.values()) {
+  const chains = [...table.chains.values()];
+  const indexOf = new Map<string, number>();
+  chains.forEach((c, i) => indexOf.set(c.name, i));
+  // Each chain's jump targets, as chain indexes, for the loop check below.
+  const edges: number[][] = chains.map(() => []);
+  chains.forEach((chain, from) => {
     const rules = chain.rules;
     for (let index = 0; index < rules.length; index++) {
       const r = rules[index]!;
       const t = r.target;
       if (t?.kind !== 'jump') continue;
-      const to = table.chains.get(t.chain);
-      if (to?.builtin) fail(r.location.line, `${t.goto ? '-g' : '-j'} ${t.chain}: cannot jump to a built-in chain`);
-      if (to) continue;
+      const to = indexOf.get(t.chain);
+      if (to !== undefined) {
+        if (chains[to]!.builtin) fail(r.location.line, `${t.goto ? '-g' : '-j'} ${t.chain}: cannot jump to a built-in chain`);
+        edges[from]!.push(to);
+        continue;
+      }
       const isTarget = UNMODELLED_TARGETS.includes(t.chain);
       if (!isTarget) fail(r.location.line, `${t.goto ? '-g' : '-j'} ${t.chain}: no chain "${t.chain}" in table ${table.name}, and no target of that name`);
       const why = `target ${t.chain} is not modelled by kubepath`;
       if (!lenient) fail(r.location.line, why);
       rules[index] = { ...r, target: { name: t.chain, text: t.text, kind: 'unmodelled', reason: why }, unmodelled: why };
     }
-  }
+  });
   // Jumps must not loop (the kernel refuses such a table): depth-first, iteratively.
-  const done = new Set<Chain>();
-  const onPath = new Set<Chain>();
-  for (const root of table.chains.values()) {
-    if (done.has(root)) continue;
-    const stack: { chain: Chain; next: number }[] = [{ chain: root, next: 0 }];
-    onPath.add(root);
+  const state = new Uint8Array(chains.length); // 0 new, 1 on the path, 2 done
+  for (let root = 0; root < chains.length; root++) {
+    if (state[root] !== 0) continue;
+    const stack: number[] = [root];
+    const next: number[] = [0];
+    state[root] = 1;
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
-      const rules = top.chain.rules;
-      let pushed = false;
-      while (top.next < rules.length) {
-        const t = rules[top.next++]!.target;
-        if (t?.kind !== 'jump') continue;
-        const to = table.chains.get(t.chain)!;
-        if (done.has(to)) continue;
-        if (onPath.has(to)) {
-          const names = stack.map((f) => f.chain.name);
-          fail(to.location.line, `chains jump in a loop: ${[...names.slice(names.indexOf(to.name)), to.name].join(' -> ')}`);
+      const out = edges[top]!;
+      const k = next[next.length - 1]!;
+      if (k < out.length) {
+        next[next.length - 1] = k + 1;
+        const to = out[k]!;
+        if (state[to] === 2) continue;
+        if (state[to] === 1) {
+          const names = stack.map((i) => chains[i]!.name);
+          fail(chains[to]!.location.line, `chains jump in a loop: ${[...names.slice(names.indexOf(chains[to]!.name)), chains[to]!.name].join(' -> ')}`);
         }
-        onPath.add(to);
-        stack.push({ chain: to, next: 0 });
-        pushed = true;
-        break;
-      }
-      if (!pushed) {
+        state[to] = 1;
+        stack.push(to);
+        next.push(0);
+      } else {
+        state[top] = 2;
         stack.pop();
-        onPath.delete(top.chain);
-        done.add(top.chain);
+        next.pop();
       }
     }
   }
