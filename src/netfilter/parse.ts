@@ -386,6 +386,7 @@ function parseRule(words: string[], start: number, rc: RuleContext): Rule {
   let targetKey = '';
   const unknown: string[] = [];
   let negate = false;
+  let comment: string | undefined;
   const isBuiltin = (BUILTIN_CHAINS[rc.table] as readonly string[]).includes(rc.chain);
 
   for (let i = start; i < words.length; i++) {
@@ -462,13 +463,19 @@ function parseRule(words: string[], start: number, rc: RuleContext): Rule {
           modules.push(owner);
         }
       }
+      if (owner && owner.name === 'comment' && w === '--comment' && !neg && comment === undefined) {
+        // Always matches: kept as the rule's comment rather than as a condition.
+        comment = nextWord(words, ++i, w, rc);
+        if (comment.length > 255) fail(rc, '-m comment: --comment is longer than 255 characters');
+        continue;
+      }
       if (owner) {
         const count = owner.module!.options[w]!;
         const values = words.slice(i + 1, i + 1 + count);
         if (values.length < count) fail(rc, `${w} needs ${count === 1 ? 'a value' : `${count} values`}`);
         i += count;
         owner.options.push({ name: w, values, negated: neg });
-        owner.key += `\u0001${neg ? '!' : ''}${w}\u0000${values.join('\u0000')}`;
+        owner.key += `\u0001${neg ? '!' : ''}${w}\u0000${count === 1 ? values[0] : values.join('\u0000')}`;
         continue;
       }
       if (rc.lenient && (unknown.length > 0 || (targetName !== undefined && !targetModule))) {
@@ -492,15 +499,9 @@ function parseRule(words: string[], start: number, rc: RuleContext): Rule {
   const contextKey = (): string =>
     (context ??= `${rc.family}|${rc.table}|${isBuiltin ? rc.chain : '-'}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`);
   const matches: Match[] = [];
-  let comment: string | undefined;
   for (const m of modules) {
     if (!m.module) continue;
-    if (m.name === 'comment' && m.options.length === 1 && m.options[0]!.name === '--comment' && !m.options[0]!.negated) {
-      // Always matches: kept as the rule's comment rather than as a condition.
-      comment = m.options[0]!.values[0]!;
-      if (comment.length > 255) fail(rc, '-m comment: --comment is longer than 255 characters');
-      continue;
-    }
+    if (m.name === 'comment' && m.options.length === 0 && comment !== undefined) continue;
     const key = `${m.key}|${contextKey()}`;
     let built = interned.matches.get(key);
     if (!built) {
