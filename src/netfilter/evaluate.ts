@@ -161,6 +161,8 @@ interface Flight {
   looped: boolean;
   routedMark: number;
   routedDestination: IPAddress | undefined;
+  /** A re-route after OUTPUT: the kernel's OUTPUT hooks keep the first device; POSTROUTING uses this. */
+  rerouted: { outInterface: string | undefined; nextHop: IPAddress | undefined } | undefined;
   tproxy: { address: IPAddress | undefined; port: number } | undefined;
   state: BranchState;
   steps: TraceStep[];
@@ -275,6 +277,7 @@ export function tracePacket(ruleset: Ruleset, host: Host, request: TraceRequest)
     looped: false,
     routedMark: 0,
     routedDestination: undefined,
+    rerouted: undefined,
     tproxy: undefined,
     state: {
       recent: new Map([...(request.recent ?? new Map<string, readonly RecentEntry[]>())].map(([k, v]) => [k, [...v]])),
@@ -390,6 +393,11 @@ function runStage(env: Env, f: Flight): StageResult[] {
     case 'out:security':
       return runTable(env, f, 'security', 'OUTPUT', 'post:mangle');
     case 'post:mangle':
+      if (f.rerouted) {
+        f.outInterface = f.rerouted.outInterface;
+        f.nextHop = f.rerouted.nextHop;
+        f.rerouted = undefined;
+      }
       return runTable(env, f, 'mangle', 'POSTROUTING', 'post:nat');
     case 'post:nat':
       return runNat(env, f, 'POSTROUTING', 'post:out');
@@ -923,14 +931,18 @@ function routeLocal(env: Env, f: Flight, next: Stage, reroute = false): StageRes
     return [finish(f, 'reject', `no route to ${formatIP(p.destination)}: the sender gets "network unreachable"`, { rejectWith: 'ENETUNREACH (no route)' })];
   }
   const route = match.route;
-  if (route.type === 'local') {
-    f.outInterface = 'lo';
-    f.nextHop = undefined;
-    step(f, { kind: 'route', detail: `${reroute ? 're-routed after OUTPUT: ' : ''}${formatIP(p.destination)} is local: out via lo` });
+  const outInterface = route.type === 'local' ? 'lo' : route.device;
+  const nextHop = route.type === 'local' ? undefined : (route.gateway ?? p.destination);
+  const where = route.type === 'local' ? `${formatIP(p.destination)} is local: out via lo` : `out via ${route.device}${route.gateway ? ` gateway ${formatIP(route.gateway)}` : ''}`;
+  if (reroute) {
+    // The OUTPUT hooks were entered with the first route's device and keep it (nf_hook's state->out);
+    // POSTROUTING and the way out use the new route.
+    f.rerouted = { outInterface, nextHop };
+    step(f, { kind: 'route', detail: `re-routed after nat OUTPUT: ${where} (filter OUTPUT still sees -o ${f.outInterface})` });
   } else {
-    f.outInterface = route.device;
-    f.nextHop = route.gateway ?? p.destination;
-    step(f, { kind: 'route', detail: `${reroute ? 're-routed after OUTPUT: ' : ''}out via ${route.device}${route.gateway ? ` gateway ${formatIP(route.gateway)}` : ''}` });
+    f.outInterface = outInterface;
+    f.nextHop = nextHop;
+    step(f, { kind: 'route', detail: where });
   }
   return go(f, next);
 }
@@ -940,11 +952,21 @@ function routeLocal(env: Env, f: Flight, next: Stage, reroute = false): StageRes
  * forwarded to (the next hop), back through the same host, with the connection in conntrack.
  */
 export function traceReply(ruleset: Ruleset, host: Host, outcome: Outcome, request: TraceRequest): Trace | undefined {
+  if (outcome.disposition !== 'deliver' && outcome.disposition !== 'forward') return undefined;
   const ct = outcome.conntrack;
-  if (!ct || (outcome.disposition !== 'deliver' && outcome.disposition !== 'forward')) return undefined;
   const table = new ConntrackTable();
-  table.add({ ...ct, seenReply: ct.seenReply });
-  const r = outcome.ctDirection === 'ORIGINAL' ? ct.reply : ct.original;
+  // An untracked flow's reply is a packet of its own: the final packet with addresses swapped.
+  const r: CtTuple = ct
+    ? outcome.ctDirection === 'ORIGINAL'
+      ? ct.reply
+      : ct.original
+    : {
+        source: outcome.packet.destination,
+        destination: outcome.packet.source,
+        sourcePort: outcome.packet.destinationPort,
+        destinationPort: outcome.packet.sourcePort,
+      };
+  if (ct) table.add(ct);
   const p = request.packet;
   const packet: Packet = {
     family: p.family,
@@ -960,4 +982,16 @@ export function traceReply(ruleset: Ruleset, host: Host, outcome: Outcome, reque
   };
   const entry: PacketEntry = outcome.disposition === 'deliver' ? { kind: 'local' } : { kind: 'incoming', interface: outcome.outInterface! };
   return tracePacket(ruleset, host, { ...request, packet, entry, mark: 0, conntrack: table });
+}
+
+/**
+ * Trace the next packet of the connection in the original direction, after the reply was seen
+ * (for TCP the handshake's ACK): conntrack says ESTABLISHED and applies the NAT of the entry.
+ */
+export function traceNextPacket(ruleset: Ruleset, host: Host, outcome: Outcome, request: TraceRequest): Trace {
+  const table = new ConntrackTable();
+  if (outcome.conntrack) table.add({ ...outcome.conntrack, seenReply: true });
+  const p = request.packet;
+  const packet: Packet = { ...p, tcpFlags: p.protocol === 6 ? 0x10 : p.tcpFlags };
+  return tracePacket(ruleset, host, { ...request, packet, conntrack: table });
 }

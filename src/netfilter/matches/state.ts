@@ -94,11 +94,12 @@ export const conntrackMatch: MatchModule = {
   },
   build(options, info): Match {
     const checks: ((ctx: MatchContext) => boolean | { undetermined: string })[] = [];
+    let stateCheck: ((ctx: MatchContext) => boolean) | undefined;
     for (const o of options) {
       const name = o.name;
       if (name === '--ctstate') {
         const want = parseStates(o, CT_STATES);
-        checks.push((ctx) => anyOf(want, stateBits(ctx, true)) !== o.negated);
+        stateCheck = (ctx) => anyOf(want, stateBits(ctx, true)) !== o.negated;
         continue;
       }
       // Every other option needs an entry: without one the match fails (xt_conntrack).
@@ -156,6 +157,10 @@ export const conntrackMatch: MatchModule = {
       module: 'conntrack',
       text: optionsText(options),
       test(ctx) {
+        if (stateCheck && !stateCheck(ctx)) return false;
+        // xt_conntrack: without an entry (before conntrack, or untracked) only --ctstate is
+        // looked at; the rule then matches when it has --ctstate, and fails otherwise.
+        if (!ctx.conntrack) return stateCheck !== undefined;
         for (const check of checks) {
           const r = check(ctx);
           if (r !== true) return r;
