@@ -151,6 +151,12 @@ COMMIT
     assert.deepEqual(srcDst(o), ['203.0.113.7:5000', '10.244.1.9:80']);
   });
 
+  test('without a conntrack entry, -m conntrack looks only at --ctstate (found on the kernel)', () => {
+    const rules = `*raw\n-A PREROUTING -m conntrack --ctstate INVALID ! --ctorigsrc 10.1.0.0/24 --ctdir ORIGINAL -j MARK --set-mark 0x20\n-A PREROUTING -m conntrack --ctorigsrc 203.0.113.0/24 -j MARK --or-mark 0x1\nCOMMIT\n`;
+    const o = only(run(rules, { packet: pkt('203.0.113.7:5000', '192.168.0.2:22') }));
+    assert.equal(o.mark, 0x20, 'the first rule matches on --ctstate alone; the second, without --ctstate, cannot match');
+  });
+
   test('in raw PREROUTING, before conntrack, ctstate is INVALID', () => {
     const rules = `*raw\n-A PREROUTING -m conntrack --ctstate INVALID -j DROP\nCOMMIT\n`;
     assert.equal(only(run(rules, { packet: pkt('203.0.113.7:5000', '10.244.1.9:80') })).disposition, 'drop');
@@ -299,6 +305,15 @@ describe('routing decisions', () => {
     const o = only(run(rules, { packet: pkt('192.168.0.2:40000', '10.96.0.1:443'), entry: { kind: 'local' } }));
     assert.equal(o.outInterface, 'cni0');
     assert.ok(o.steps.some((s) => s.kind === 'route' && /re-routed/.test(s.detail)));
+  });
+
+  test('filter OUTPUT still sees the first route\'s device after a nat OUTPUT re-route; POSTROUTING sees the new one (found on the kernel)', () => {
+    const rules = `*nat\n-A OUTPUT -p tcp -j DNAT --to-destination 10.244.1.5:80\n-A POSTROUTING -o cni0 -j MASQUERADE\nCOMMIT\n*filter\n-A OUTPUT -o lo -j MARK --set-mark 0x1\n-A OUTPUT -o cni0 -j DROP\nCOMMIT\n`;
+    const o = only(run(rules, { packet: pkt('192.168.0.2:40000', '127.0.0.1:9000'), entry: { kind: 'local' } }));
+    assert.equal(o.disposition, 'forward');
+    assert.equal(o.outInterface, 'cni0');
+    assert.equal(o.mark, 0x1, 'filter OUTPUT matched -o lo');
+    assert.deepEqual(srcDst(o), ['10.244.1.1:40000', '10.244.1.5:80'], 'POSTROUTING matched -o cni0');
   });
 
   test('TPROXY with a fwmark policy route delivers locally to the proxy socket', () => {
