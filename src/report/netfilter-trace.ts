@@ -54,14 +54,14 @@ function stepLine(s: TraceStep, style: Style, verbose: boolean): string | undefi
     case 'return':
       return verbose ? `${indent}${style.dim(s.detail)}` : undefined;
     case 'policy':
-      return s.detail.endsWith('DROP') ? `${indent}${style.red(s.detail)}` : verbose ? `${indent}${style.dim(s.detail)}` : undefined;
+      return s.detail.endsWith('DROP') ? `${indent}${style.red(s.detail)}` : `${indent}${style.dim(s.detail)}`;
     case 'note':
       return `${indent}${style.dim(s.detail)}`;
     case 'rule': {
       const where = `${s.chain} #${s.rule?.number ?? '?'}`;
       const branch = s.branchProbability !== undefined ? ` ${style.magenta(`[${percent(s.branchProbability)}]`)}` : '';
       if (s.matched === false) {
-        if (s.branchProbability !== undefined) return `${indent}${style.dim(`${where}  ${s.detail}`)}${branch}`;
+        if (s.branchProbability !== undefined) return `${indent}${style.dim(`${where}  ${ruleBody(s.rule?.text ?? '')}  → not taken`)}${branch}`;
         return verbose ? `${indent}${style.dim(`${where}  ${ruleBody(s.rule?.text ?? '')}  (no: ${s.detail})`)}` : undefined;
       }
       const effect = /DROP|REJECT/.test(s.detail) ? style.red(s.detail) : s.matched === undefined ? style.yellow(s.detail) : style.green(s.detail);
