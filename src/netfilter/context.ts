@@ -5,25 +5,14 @@
  *
  * @module
  */
-import type { IPAddress, IPFamily } from '../net/index.js';
+import type { IPAddress, Packet } from '../net/index.js';
 import type { ConntrackEntry, CtState } from './conntrack.js';
 import type { Host } from './host.js';
 import type { HookName, TableName } from './ir.js';
 import type { IpsetCollection } from './ipset.js';
 
-/** The packet's header fields as they are at this point of the path. */
-export interface PacketView {
-  readonly family: IPFamily;
-  readonly protocol: number;
-  readonly source: IPAddress;
-  readonly destination: IPAddress;
-  readonly sourcePort: number | undefined;
-  readonly destinationPort: number | undefined;
-  readonly tcpFlags: number | undefined;
-  readonly icmpType: number | undefined;
-  readonly icmpCode: number | undefined;
-  readonly length: number | undefined;
-}
+/** The packet's header fields as they are at this point of the path (after any NAT so far). */
+export type PacketView = Packet;
 
 /** One entry of an xt_recent list: an address and when it was seen (seconds). */
 export interface RecentEntry {

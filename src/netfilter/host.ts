@@ -14,6 +14,7 @@ import {
   hostNetwork,
   type IPAddress,
   type IPFamily,
+  type IPNetwork,
   isLoopback,
   LOCAL_TABLE,
   lookupRoute,
@@ -184,6 +185,11 @@ function parseMarkValue(text: string, where: string): number {
   return v >>> 0;
 }
 
+/** A route of the local table, as the kernel adds one for each local address. */
+function localRoute(destination: IPNetwork, device: string, source: IPAddress): Route {
+  return { destination, type: 'local', device, gateway: undefined, source, table: LOCAL_TABLE, metric: 0 };
+}
+
 /**
  * Build a Host from its description, adding what the kernel adds by itself: `lo`, a connected
  * route per interface address (main table) and a local route per address (local table).
@@ -216,26 +222,10 @@ export function buildHost(spec: HostSpec): Host {
   for (const iface of interfaces) {
     for (const a of iface.addresses) {
       const bits = familyBits(a.ip.family);
-      routes.push({
-        destination: hostNetwork(a.ip),
-        type: 'local',
-        device: iface.name,
-        gateway: undefined,
-        source: a.ip,
-        table: LOCAL_TABLE,
-        metric: 0,
-      });
+      routes.push(localRoute(hostNetwork(a.ip), iface.name, a.ip));
       // The kernel makes all of 127.0.0.0/8 local for lo's 127.0.0.1/8.
       if (iface.name === 'lo' && a.prefixLength < bits) {
-        routes.push({
-          destination: networkOf(a.ip, a.prefixLength),
-          type: 'local',
-          device: iface.name,
-          gateway: undefined,
-          source: a.ip,
-          table: LOCAL_TABLE,
-          metric: 0,
-        });
+        routes.push(localRoute(networkOf(a.ip, a.prefixLength), iface.name, a.ip));
       } else if (a.prefixLength < bits) {
         routes.push({
           destination: networkOf(a.ip, a.prefixLength),
