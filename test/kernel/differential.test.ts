@@ -1,0 +1,267 @@
+/**
+ * Ground truth 2: the Linux kernel. Each generated case is loaded with iptables-restore into a
+ * real namespace (the node between a client and a server namespace), a real TCP or UDP packet
+ * is sent, and what the kernel did — delivered where, seen as which addresses, the conntrack
+ * entry, which nat rules counted the packet — is compared with the engine's trace of the same
+ * rules. Statistic rules are probed many times: every endpoint the kernel picks must be a
+ * predicted outcome, and the shares must fit the predicted probabilities.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { formatIP, parseIP, type Packet, protocolNumber } from '../../src/net/index.js';
+import {
+  buildHost,
+  type Host,
+  type Outcome,
+  parseRuleset,
+  type Ruleset,
+  type Trace,
+  type TraceRequest,
+  traceNextPacket,
+  tracePacket,
+  traceReply,
+} from '../../src/netfilter/index.js';
+import { type DiffCase, generateCases, generateStatisticCases } from './generate.js';
+import { createKernelLab, type KernelLab, kernelLabAvailable, type Observation } from './lab.js';
+
+const availability = kernelLabAvailable();
+const skip = availability.ok ? false : `kernel lab unavailable: ${availability.reason}`;
+
+function engineRequest(c: DiffCase, o: Observation): TraceRequest {
+  const p = c.probe;
+  const packet: Packet = {
+    family: p.src.includes(':') ? 6 : 4,
+    protocol: protocolNumber(p.proto)!,
+    source: parseIP(p.src),
+    destination: parseIP(p.dst),
+    sourcePort: o.localPort ?? p.sport,
+    destinationPort: p.dport,
+    tcpFlags: undefined,
+    icmpType: undefined,
+    icmpCode: undefined,
+    length: undefined,
+  };
+  const entry =
+    p.from === 'node'
+      ? ({ kind: 'local', socket: { uid: 0, gid: 0, supplementaryGids: [] } } as const)
+      : ({ kind: 'incoming', interface: p.from === 'client' ? 'eth0' : 'eth1' } as const);
+  return { packet, entry };
+}
+
+function engineTrace(ruleset: Ruleset, host: Host, c: DiffCase, o: Observation): Trace {
+  return tracePacket(ruleset, host, engineRequest(c, o));
+}
+
+/**
+ * What the sender can see depends on more than the first packet: TCP's connect() completes,
+ * and the receiver accepts, only when the SYN-ACK comes back and the ACK gets through too.
+ * Returns why the connection fails after its first packet, or undefined when it does not.
+ */
+function laterPacketsFail(ruleset: Ruleset, host: Host, request: TraceRequest, o: Outcome): string | undefined {
+  const passes = (t: Trace | undefined) => !!t && t.outcomes.every((x) => x.disposition === 'deliver' || x.disposition === 'forward');
+  const reply = traceReply(ruleset, host, o, request);
+  if (!passes(reply)) return `the reply: ${reply?.outcomes.map((x) => x.reason).join(' | ') ?? 'none'}`;
+  // The sender's socket takes the reply only if it comes back as the exact inverse of what it sent.
+  const sent = request.packet;
+  for (const r of reply!.outcomes) {
+    const back = r.packet;
+    if (formatIP(back.source) !== formatIP(sent.destination) || back.sourcePort !== sent.destinationPort || formatIP(back.destination) !== formatIP(sent.source)) {
+      return `the reply arrives as ${formatIP(back.source)}:${back.sourcePort} -> ${formatIP(back.destination)}, not from ${formatIP(sent.destination)}:${sent.destinationPort}`;
+    }
+  }
+  if (request.packet.protocol !== 6 || o.packet.destinationPort === 7) return undefined;
+  const next = traceNextPacket(ruleset, host, o, request);
+  if (!passes(next)) return `the ACK: ${next.outcomes.map((x) => x.reason).join(' | ')}`;
+  return undefined;
+}
+
+/** Where the engine says the packet ends up, in the lab's terms. */
+function engineWhere(o: Outcome, lab: KernelLab): string {
+  if (o.disposition === 'deliver') return 'node';
+  if (o.disposition !== 'forward') return o.disposition;
+  const dst = formatIP(o.packet.destination);
+  const src = formatIP(o.packet.source);
+  // A host drops a packet that arrives with one of its own addresses as source (a martian).
+  if ((lab.addresses.client.includes(dst) && lab.addresses.client.includes(src)) || (lab.addresses.server.includes(dst) && lab.addresses.server.includes(src))) {
+    return 'drop';
+  }
+  if (o.outInterface === 'eth1' && lab.addresses.server.includes(dst)) return 'server';
+  if (o.outInterface === 'eth0' && lab.addresses.client.includes(dst)) return 'client';
+  return 'nowhere'; // forwarded to an address no namespace has
+}
+
+/** Where the kernel delivered it, or how the sender failed. */
+function kernelWhere(obs: Observation): string {
+  const r = obs.received[0];
+  if (r) return r.at;
+  return obs.sent;
+}
+
+/** Are the engine's and the kernel's ends the same? `later` says why later packets fail, if they do. */
+function sameEnd(engine: string, o: Outcome, kernel: string, c: DiffCase, later: string | undefined): boolean {
+  const arrived = engine === 'node' || engine === 'server' || engine === 'client';
+  if (arrived && c.probe.proto === 'tcp' && later) return kernel === 'timeout' || kernel === 'refused' || kernel === 'unreachable';
+  if (engine === kernel) return true;
+  const closed = o.packet.destinationPort === 7; // nothing listens there: the receiver refuses
+  if (arrived && closed) return kernel === 'refused' || (c.probe.proto === 'udp' && kernel === 'sent' && !!later);
+  if (engine === 'reject' && c.probe.from === 'node') {
+    // A locally generated packet rejected in OUTPUT: the socket gets EPERM (UDP) or retries (TCP).
+    return kernel === 'denied' || kernel === 'timeout' || kernel === 'refused' || kernel === 'unreachable';
+  }
+  if (engine === 'drop' || engine === 'nowhere') {
+    return kernel === 'timeout' || (c.probe.proto === 'udp' && kernel === 'sent') || kernel === 'denied' || kernel === 'unreachable';
+  }
+  if (engine === 'reject') {
+    // The node answers with an ICMP error or a RST, which the node's own rules may in turn drop.
+    const how = o.rejectWith ?? '';
+    const lost = kernel === 'timeout' || (c.probe.proto === 'udp' && kernel === 'sent');
+    if (how === 'tcp-reset' || how.includes('port-unreachable')) return kernel === 'refused' || lost;
+    return kernel === 'unreachable' || kernel === 'refused' || kernel === 'denied' || lost;
+  }
+  return false;
+}
+
+function endpointText(ip: string, port: number | undefined): string {
+  return `${ip}:${port}`;
+}
+
+/** Compare one case; returns the differences (empty when the engine agrees with the kernel). */
+function compare(ruleset: Ruleset, host: Host, lab: KernelLab, c: DiffCase, obs: Observation): string[] {
+  const request = engineRequest(c, obs);
+  const trace = tracePacket(ruleset, host, request);
+  const diffs: string[] = [];
+  if (trace.outcomes.some((o) => o.disposition === 'undetermined')) {
+    return [`engine undetermined: ${trace.outcomes.find((o) => o.disposition === 'undetermined')!.reason}`];
+  }
+  const kernel = kernelWhere(obs);
+  const later = new Map(trace.outcomes.map((o) => [o, laterPacketsFail(ruleset, host, request, o)]));
+  const candidates = trace.outcomes.filter((o) => sameEnd(engineWhere(o, lab), o, kernel, c, later.get(o)));
+  if (candidates.length === 0) {
+    return [`kernel: ${kernel}; engine: ${trace.outcomes.map((o) => `${engineWhere(o, lab)} (${o.reason}${later.get(o) ? `; then ${later.get(o)}` : ''})`).join(' | ')}`];
+  }
+  const received = obs.received[0];
+  // Among the outcomes that end the same way, one must also agree on addresses and NAT.
+  const explained = candidates.find((o) => {
+    const local: string[] = [];
+    if (received) {
+      const wildcard = received.localAddress === '0.0.0.0' || received.localAddress === '::';
+      if (!wildcard && received.localAddress !== formatIP(o.packet.destination)) local.push(`destination ${received.localAddress} vs ${formatIP(o.packet.destination)}`);
+      if (received.localPort !== o.packet.destinationPort) local.push(`destination port ${received.localPort} vs ${o.packet.destinationPort}`);
+      if (received.remoteAddress !== formatIP(o.packet.source)) local.push(`source ${received.remoteAddress} vs ${formatIP(o.packet.source)}`);
+      if (!c.varies.includes('sourcePort') && received.remotePort !== o.packet.sourcePort) local.push(`source port ${received.remotePort} vs ${o.packet.sourcePort}`);
+    }
+    const ct = obs.conntrack[0];
+    if (ct && o.conntrack && (kernel === 'node' || kernel === 'server' || kernel === 'client')) {
+      const reply = o.conntrack.reply;
+      if (ct.reply.src !== formatIP(reply.source) || ct.reply.sport !== reply.sourcePort) {
+        local.push(`conntrack reply source ${endpointText(ct.reply.src, ct.reply.sport)} vs ${endpointText(formatIP(reply.source), reply.sourcePort)}`);
+      }
+      if (ct.reply.dst !== formatIP(reply.destination) || (!c.varies.includes('sourcePort') && ct.reply.dport !== reply.destinationPort)) {
+        local.push(`conntrack reply destination ${endpointText(ct.reply.dst, ct.reply.dport)} vs ${endpointText(formatIP(reply.destination), reply.destinationPort)}`);
+      }
+    }
+    // The nat table sees only a connection's first packet: its counters are that packet's path.
+    const engineNat = new Set(o.steps.filter((s) => s.kind === 'rule' && s.matched === true && s.table === 'nat').map((s) => `${s.chain}#${s.rule!.number}`));
+    const kernelNat = new Set(obs.counters.filter((k) => k.table === 'nat' && k.packets > 0 && k.family === o.packet.family).map((k) => `${k.chain}#${k.rule}`));
+    for (const k of kernelNat) if (!engineNat.has(k)) local.push(`nat rule ${k} counted by the kernel, not matched by the engine`);
+    for (const k of engineNat) if (!kernelNat.has(k)) local.push(`nat rule ${k} matched by the engine, not counted by the kernel`);
+    // Other tables see later packets and replies too: each rule the first packet matched has counted.
+    for (const s of o.steps) {
+      if (s.kind !== 'rule' || s.matched !== true || s.table === 'nat' || !s.rule) continue;
+      const k = obs.counters.find((x) => x.table === s.table && x.chain === s.chain && x.rule === s.rule!.number);
+      if (k && k.packets === 0) local.push(`${s.table} rule ${s.chain}#${s.rule.number} matched by the engine, not counted by the kernel`);
+    }
+    if (local.length === 0) return true;
+    diffs.push(...local.map((d) => `${engineWhere(o, lab)}: ${d}`));
+    return false;
+  });
+  return explained ? [] : diffs;
+}
+
+describe('kernel differential', { skip, concurrency: 1 }, () => {
+  let lab: KernelLab;
+  before(async () => {
+    lab = await createKernelLab({ name: 'diff' });
+  });
+  after(async () => {
+    await lab?.close();
+  });
+
+  test('generated rule sets: the engine predicts what the kernel does', async () => {
+    const cases = generateCases();
+    const host = buildHost(lab.hostSpec);
+    const failures: string[] = [];
+    const byGroup = new Map<string, { passed: number; failed: number }>();
+    for (const c of cases) {
+      let diffs: string[];
+      try {
+        const ruleset = parseRuleset(c.rules, { file: c.name, family: 4 });
+        await lab.loadRules(c.rules);
+        const obs = await lab.probe(c.probe);
+        diffs = compare(ruleset, host, lab, c, obs);
+      } catch (e) {
+        diffs = [`error: ${(e as Error).message}`];
+      }
+      const g = byGroup.get(c.group) ?? { passed: 0, failed: 0 };
+      if (diffs.length === 0) g.passed++;
+      else {
+        g.failed++;
+        failures.push(`${c.name}: ${diffs.join('; ')}`);
+      }
+      byGroup.set(c.group, g);
+    }
+    for (const [group, g] of byGroup) console.log(`kernel differential (${group}): ${g.passed} passed, ${g.failed} failed`);
+    const total = [...byGroup.values()].reduce((a, g) => ({ passed: a.passed + g.passed, failed: a.failed + g.failed }), { passed: 0, failed: 0 });
+    console.log(`kernel differential: ${total.passed} passed, ${total.failed} failed`);
+    assert.ok(cases.length >= 200, `at least 200 cases (${cases.length})`);
+    assert.deepEqual(failures, []);
+  });
+
+  test('statistic rules: each endpoint the kernel picks is predicted, with fitting shares', async () => {
+    const cases = generateStatisticCases();
+    const host = buildHost(lab.hostSpec);
+    const runs = Number(process.env['KUBEPATH_STAT_RUNS'] ?? 60);
+    let passed = 0;
+    const failures: string[] = [];
+    for (const c of cases) {
+      const ruleset = parseRuleset(c.rules, { file: c.name, family: 4 });
+      await lab.loadRules(c.rules);
+      const counts = new Map<string, number>();
+      let predicted: Map<string, number> | undefined;
+      for (let i = 0; i < runs; i++) {
+        const obs = await lab.probe(c.probe);
+        const r = obs.received[0];
+        const key = r ? `${r.localAddress === '0.0.0.0' ? '*' : r.localAddress}:${r.localPort}` : obs.sent;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+        if (!predicted) {
+          const trace = engineTrace(ruleset, host, c, obs);
+          predicted = new Map();
+          for (const o of trace.outcomes) {
+            const k = `${formatIP(o.packet.destination)}:${o.packet.destinationPort}`;
+            predicted.set(k, (predicted.get(k) ?? 0) + o.probability);
+          }
+        }
+      }
+      // Every observed endpoint must be predicted; chi-square against the predicted shares.
+      let chi2 = 0;
+      const problems: string[] = [];
+      for (const [k, n] of counts) {
+        const match = [...predicted!.keys()].find((p) => p === k || (k.startsWith('*:') && p.endsWith(k.slice(1))));
+        if (!match) problems.push(`kernel chose ${k} (${n}x), not predicted`);
+      }
+      for (const [k, p] of predicted!) {
+        const observed = [...counts].filter(([o]) => o === k || (o.startsWith('*:') && k.endsWith(o.slice(1)))).reduce((a, [, n]) => a + n, 0);
+        const expected = p * runs;
+        chi2 += (observed - expected) ** 2 / expected;
+      }
+      const dof = Math.max(1, predicted!.size - 1);
+      // Critical values at p = 0.001 for 1-3 degrees of freedom: the test fails only on a real mismatch.
+      const critical = [10.83, 13.82, 16.27][dof - 1] ?? 18.47;
+      if (chi2 > critical) problems.push(`chi-square ${chi2.toFixed(2)} > ${critical} (observed ${JSON.stringify([...counts])}, predicted ${JSON.stringify([...predicted!])})`);
+      if (problems.length === 0) passed++;
+      else failures.push(`${c.name}: ${problems.join('; ')}`);
+    }
+    console.log(`kernel statistic distributions: ${passed} passed, ${cases.length - passed} failed (${runs} connections each)`);
+    assert.deepEqual(failures, []);
+  });
+});
