@@ -128,6 +128,10 @@ export interface Outcome {
   readonly notes: readonly string[];
   /** TPROXY's socket, when the packet was diverted to one. */
   readonly tproxy: { readonly address: IPAddress | undefined; readonly port: number } | undefined;
+  /** xt_recent lists after this packet: pass them as `recent` to trace a later packet. */
+  readonly recent: ReadonlyMap<string, readonly RecentEntry[]>;
+  /** statistic nth counters after this packet: pass them as `nthCounters` to trace a later packet. */
+  readonly nthCounters: ReadonlyMap<string, number>;
 }
 
 /** The result of tracing one packet. */
@@ -333,6 +337,8 @@ function finish(
       steps: f.steps,
       notes: f.notes,
       tproxy: f.tproxy,
+      recent: f.state.recent,
+      nthCounters: f.state.nth,
     },
   };
 }

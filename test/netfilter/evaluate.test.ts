@@ -262,6 +262,31 @@ COMMIT
     assert.equal(seen(120), 'deliver');
   });
 
+  test('recent lists built by an earlier packet decide a later one (kube-proxy session affinity)', () => {
+    const rules = `*nat
+:SVC - [0:0]
+:SEP-A - [0:0]
+:SEP-B - [0:0]
+-A PREROUTING -p tcp -d 10.96.0.5 -j SVC
+-A SVC -m recent --name SEP-B --rcheck --seconds 10800 --reap -j SEP-B
+-A SVC -m recent --name SEP-A --rcheck --seconds 10800 --reap -j SEP-A
+-A SVC -m statistic --mode random --probability 0.5 -j SEP-A
+-A SVC -j SEP-B
+-A SEP-A -p tcp -m recent --name SEP-A --set -j DNAT --to-destination 10.244.1.2:80
+-A SEP-B -p tcp -m recent --name SEP-B --set -j DNAT --to-destination 10.244.1.3:80
+COMMIT
+`;
+    const first = run(rules, { packet: pkt('10.244.1.9:5000', '10.96.0.5:80'), entry: { kind: 'incoming', interface: 'cni0' }, now: 100 });
+    assert.equal(first.outcomes.length, 2);
+    for (const o of first.outcomes) {
+      // The same client, a new connection later: it sticks to the endpoint the first one got.
+      const again = only(run(rules, { packet: pkt('10.244.1.9:5001', '10.96.0.5:80'), entry: { kind: 'incoming', interface: 'cni0' }, now: 200, recent: o.recent }));
+      assert.deepEqual(srcDst(again)[1], srcDst(o)[1]);
+      const expired = run(rules, { packet: pkt('10.244.1.9:5002', '10.96.0.5:80'), entry: { kind: 'incoming', interface: 'cni0' }, now: 100 + 10801, recent: o.recent });
+      assert.equal(expired.outcomes.length, 2, 'after --seconds the choice is random again');
+    }
+  });
+
   test('-m set uses the sets given as ipset save data', () => {
     const sets = parseIpsetSave('create BLOCK hash:net family inet\nadd BLOCK 203.0.113.0/24\nadd BLOCK 203.0.113.7 nomatch\n', 'sets');
     const rules = `*filter\n-A INPUT -m set --match-set BLOCK src -j DROP\nCOMMIT\n`;
