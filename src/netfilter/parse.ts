@@ -53,7 +53,7 @@ const TABLES: ReadonlySet<string> = new Set(['raw', 'mangle', 'nat', 'filter', '
  */
 export function tokenizeRule(text: string): string[] {
   if (!text.includes('"')) {
-    const words = text.split(/[ \t]+/);
+    const words = text.includes('\t') || text.includes('  ') ? text.split(/[ \t]+/) : text.split(' ');
     if (words[0] === '') words.shift();
     if (words.length > 0 && words[words.length - 1] === '') words.pop();
     return words;
@@ -227,7 +227,7 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
           number: position + 1,
           family,
           table: table.name,
-          chain: chainName!,
+          chain: chain!.name, // the chain's own string, shared by its rules
           lenient,
           text: body,
           counters,
