@@ -20,6 +20,7 @@ export { type NatRange, type Target, parseNatRange } from './targets.js';
 export { jhash2, pickRangeAddress } from './nat.js';
 export { kernelProbability } from './matches/misc.js';
 export { addressType } from './matches/address.js';
+export * from './trace.js';
 export * from './evaluate.js';
 export { indexRuleset } from './chain-index.js';
 export * from './trace-json.js';

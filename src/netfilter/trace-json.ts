@@ -8,7 +8,7 @@
 import { formatEndpoint, formatIP, protocolName } from '../net/index.js';
 import type { PacketView } from './context.js';
 import type { ConntrackEntry, CtTuple } from './conntrack.js';
-import type { NatEvent, Outcome, RuleRef, Trace, TraceStep } from './evaluate.js';
+import type { NatEvent, Outcome, RuleRef, Trace, TraceStep } from './trace.js';
 
 /** `{ "src": "IP:PORT", "dst": "IP:PORT" }` (IPv6 as `[IP]:PORT`; no port for ICMP). */
 export interface PacketJson {

@@ -6,7 +6,7 @@
  * @module
  */
 import { formatEndpoint, protocolName } from '../net/index.js';
-import type { Outcome, Trace, TraceStep } from '../netfilter/evaluate.js';
+import type { Outcome, Trace, TraceStep } from '../netfilter/trace.js';
 import { formatEntry } from '../netfilter/conntrack.js';
 import { percent, type Style, table } from './style.js';
 
