@@ -182,6 +182,9 @@ export function runNetfilterTrace(flags: NetfilterTraceFlags, stdout: NodeJS.Wri
     recent: recentState(flags.recent ?? []),
     nthCounters: nthCounters(flags.nth ?? []),
   };
+  if (ruleset.tables.size === 0) {
+    stderr.write(`kubepath: warning: ${rulesPath} has no tables: every hook accepts (was it the output of iptables-save?)\n`);
+  }
   for (const rule of ruleset.unmodelled) {
     stderr.write(`kubepath: warning: ${rule.location.file}:${rule.location.line}: ${rule.unmodelled}; a path through this rule is undetermined\n`);
   }

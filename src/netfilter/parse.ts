@@ -35,6 +35,14 @@ export class RulesetSyntaxError extends Error {
   }
 }
 
+/** Text safe to quote in a message: control and non-ASCII characters as \\xNN / \\u{…}. */
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/gu, (c) => {
+    const code = c.codePointAt(0)!;
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+}
+
 /** Options for {@link parseRuleset}. */
 export interface ParseRulesetOptions {
   /** Name of the file, for messages (`-` for stdin). */
@@ -152,6 +160,7 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
   const fail = (line: number, detail: string): never => {
     throw new RulesetSyntaxError(file, line, detail);
   };
+  if (text.includes('\u0000')) fail(text.slice(0, text.indexOf('\u0000')).split('\n').length, 'a NUL byte: this is not iptables-save text');
 
   for (let n = 0; n < lines.length; n++) {
     const lineNo = n + 1;
@@ -171,7 +180,7 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
       tableLines.set(tname, lineNo);
       continue;
     }
-    if (!current) fail(lineNo, `"${line.slice(0, 40)}" is outside a table: a table starts with "*filter", "*nat", ...`);
+    if (!current) fail(lineNo, `"${printable(line.slice(0, 40))}" is outside a table: a table starts with "*filter", "*nat", ...`);
     const builder = current!;
     if (line === 'COMMIT') {
       finishTable(builder.table, lenient, fail);
@@ -440,7 +449,7 @@ function parseRule(words: string[], start: number, rc: RuleContext): Rule {
       if (!/^[0-9]+$/.test(p) || !/^[0-9]+$/.test(b)) fail(rc, '-c needs two counter values');
       counters = { packets: BigInt(p), bytes: BigInt(b) };
     } else if (w.charCodeAt(0) !== 45 /* - */) {
-      fail(rc, `unexpected "${w}" (bad argument: quote values that contain spaces)`);
+      fail(rc, `unexpected "${printable(w)}" (bad argument: quote values that contain spaces)`);
     } else {
       // A module option: the target's, else the most recent match that has it, else the implicit protocol match.
       const neg = negate;
@@ -487,7 +496,7 @@ function parseRule(words: string[], start: number, rc: RuleContext): Rule {
         continue;
       }
       const loaded = modules.map((m) => m.name);
-      fail(rc, `unknown option "${w}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${targetName ? ` (target ${targetName})` : ''}`);
+      fail(rc, `unknown option "${printable(w)}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${targetName ? ` (target ${targetName})` : ''}`);
     }
   }
   if (negate) fail(rc, '"!" at the end of the rule negates nothing');

@@ -77,6 +77,9 @@ test('bad input: one clear line naming the file and line, exit 1, no stack trace
     [['--rules', '-', '--src', '1.2.3.4', '--dst', '10.0.0.1:80'], '*filter\nCOMMIT\n', /--in-iface IF .* or --local-out/],
     [['--rules', '-', '--in-iface', 'eth0', '--src', '1.2.3.4', '--dst', '10.0.0.1:80', '--strict'], '*filter\n-A INPUT -m hashlimit --hashlimit-above 1/sec -j DROP\nCOMMIT\n', /-:2: match extension "hashlimit" is not modelled/],
     [['--rules', '-', '--in-iface', 'eth0', '--src', '1.2.3.4', '--dst', '10.0.0.1:80', '--route', '10.0.0.0/8 via 1.2.3.4.5 dev eth0'], '*filter\nCOMMIT\n', /route "10\.0\.0\.0\/8 via 1\.2\.3\.4\.5 dev eth0"/],
+    [['--rules', '-', '--in-iface', 'eth0', '--src', '1.2.3.4', '--dst', '10.0.0.1:80'], 'apiVersion: v1\nkind: Service\n', /-:1: "apiVersion: v1" is outside a table/],
+    [['--rules', '-', '--in-iface', 'eth0', '--src', '1.2.3.4', '--dst', '10.0.0.1:80'], '\u0001\u0002 junk\n', /-:1: "\\x01\\x02 junk" is outside a table/],
+    [['--rules', '-', '--in-iface', 'eth0', '--src', '1.2.3.4', '--dst', '10.0.0.1:80'], '*filter\n\u0000\n', /-:2: a NUL byte/],
   ];
   for (const [args, input, message] of cases) {
     const r = kubepath(['netfilter', 'trace', ...args], input);
