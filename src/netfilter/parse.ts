@@ -60,11 +60,39 @@ const TABLES: ReadonlySet<string> = new Set(['raw', 'mangle', 'nat', 'filter', '
  * may appear inside a word; inside quotes a backslash escapes the next character.
  */
 export function tokenizeRule(text: string): string[] {
+  const simple = !text.includes('\t') && !text.includes('  ') && !text.includes('\\');
   if (!text.includes('"')) {
-    const words = text.includes('\t') || text.includes('  ') ? text.split(/[ \t]+/) : text.split(' ');
+    const words = simple ? text.split(' ') : text.split(/[ \t]+/);
     if (words[0] === '') words.shift();
     if (words.length > 0 && words[words.length - 1] === '') words.pop();
     return words;
+  }
+  if (simple) {
+    // Quotes only around whole words ("a b c"), as iptables-save writes them: rejoin the pieces.
+    const parts = text.split(' ');
+    const words: string[] = [];
+    let ok = true;
+    for (let i = 0; i < parts.length && ok; i++) {
+      const part = parts[i]!;
+      if (part.charCodeAt(0) !== 34) {
+        if (part.includes('"')) ok = false;
+        else if (part !== '') words.push(part);
+        continue;
+      }
+      let joined = part.slice(1);
+      let closed = joined.endsWith('"') && !joined.slice(0, -1).includes('"');
+      if (joined.slice(0, -1).includes('"')) ok = false;
+      while (!closed && ok && ++i < parts.length) {
+        const next = parts[i]!;
+        const q = next.indexOf('"');
+        if (q >= 0 && q !== next.length - 1) ok = false;
+        joined += ` ${next}`;
+        closed = q === next.length - 1;
+      }
+      if (!closed) ok = false;
+      else words.push(joined.slice(0, -1));
+    }
+    if (ok) return words;
   }
   const words: string[] = [];
   let current = '';
@@ -379,6 +407,10 @@ function parseInterfaceOption(opt: string, name: string, rc: RuleContext): Inter
   return name.endsWith('+') ? { name: name.slice(0, -1), wildcard: true } : { name, wildcard: false };
 }
 
+function ruleContextKey(rc: RuleContext, isBuiltin: boolean, protocol: Negatable<number> | undefined): string {
+  return `${rc.family}|${rc.table}|${isBuiltin ? rc.chain : '-'}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
+}
+
 function parseRule(words: string[], start: number, rc: RuleContext): Rule {
   let protocol: Negatable<number> | undefined;
   let source: Rule['source'];
@@ -505,8 +537,7 @@ function parseRule(words: string[], start: number, rc: RuleContext): Rule {
   let info: RuleInfo | undefined;
   let context: string | undefined;
   const ruleInfo = (): RuleInfo => (info ??= { family: rc.family, table: rc.table, chain: rc.chain, protocol });
-  const contextKey = (): string =>
-    (context ??= `${rc.family}|${rc.table}|${isBuiltin ? rc.chain : '-'}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`);
+  const contextKey = (): string => (context ??= ruleContextKey(rc, isBuiltin, protocol));
   const matches: Match[] = [];
   for (const m of modules) {
     if (!m.module) continue;
@@ -534,8 +565,9 @@ function parseRule(words: string[], start: number, rc: RuleContext): Rule {
       cache.set(targetName, target);
     }
   } else if (targetName !== undefined) {
-    const key = `${targetName}|${isGoto}|${contextKey()}|${targetKey}`;
-    target = interned.targets.get(key);
+    // Targets that carry addresses (DNAT, SNAT, ...) are mostly one of a kind: not worth a key.
+    const key = targetModule && PER_RULE_TARGETS.has(targetName) ? undefined : `${targetName}|${isGoto}|${contextKey()}|${targetKey}`;
+    target = key === undefined ? undefined : interned.targets.get(key);
     if (!target) {
       if (targetModule) {
         try {
@@ -552,7 +584,7 @@ function parseRule(words: string[], start: number, rc: RuleContext): Rule {
         // Resolved at COMMIT: a user chain, or an extension target without options.
         target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
       }
-      interned.targets.set(key, target);
+      if (key !== undefined) interned.targets.set(key, target);
     }
   }
   if (target?.kind === 'unmodelled') {
@@ -578,6 +610,9 @@ function parseRule(words: string[], start: number, rc: RuleContext): Rule {
     counters,
   };
 }
+
+/** Targets whose options are usually different in every rule. */
+const PER_RULE_TARGETS: ReadonlySet<string> = new Set(['DNAT', 'SNAT', 'TPROXY']);
 
 /** Targets that exist in iptables but that kubepath does not model. */
 const UNMODELLED_TARGETS: readonly string[] = [
