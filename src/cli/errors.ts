@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { AddressError } from '../net/index.js';
-import { HostSpecError, IpsetSyntaxError, RulesetSyntaxError } from '../netfilter/index.js';
+import { ConntrackSyntaxError, HostSpecError, IpsetSyntaxError, RulesetSyntaxError } from '../netfilter/index.js';
 
 /** Exit codes: documented in the README. */
 export const EXIT = { ok: 0, badInput: 1, undetermined: 2, internal: 3 } as const;
@@ -23,6 +23,7 @@ export function isUserError(e: unknown): e is Error {
     e instanceof RulesetSyntaxError ||
     e instanceof HostSpecError ||
     e instanceof IpsetSyntaxError ||
+    e instanceof ConntrackSyntaxError ||
     e instanceof AddressError
   );
 }

@@ -46,6 +46,7 @@ export function buildProgram(io: { stdout: NodeJS.WritableStream & { isTTY?: boo
     .option('--physdev-in <if>', 'the bridge port the packet came through (bridged packets, br_netfilter)')
     .option('--mac <mac>', 'source MAC address (for -m mac)')
     .option('--ipset <file>', '"ipset save" output with the sets -m set refers to; repeat', collect)
+    .option('--conntrack <file>', '"conntrack -L" output: existing connections (a later packet or a reply follows its entry\'s NAT)')
     .option('--recent <name=ip[@ago]>', 'an xt_recent entry: list NAME has IP, seen AGO seconds ago; repeat', collect)
     .option('--nth <table/chain/num=n>', 'statistic --mode nth: packets the rule has seen before; repeat', collect)
     .option('--reply', 'also trace the reply back through the same host (conntrack reverses the NAT)')

@@ -15,6 +15,7 @@ import {
 } from '../net/index.js';
 import {
   IpsetCollection,
+  parseConntrackList,
   parseIpsetSave,
   parseRuleset,
   type RecentEntry,
@@ -43,6 +44,7 @@ export interface NetfilterTraceFlags extends HostFlags {
   readonly tcpFlags?: string;
   readonly icmpType?: string;
   readonly ipset?: string[];
+  readonly conntrack?: string;
   readonly recent?: string[];
   readonly nth?: string[];
   readonly physdevIn?: string;
@@ -179,6 +181,7 @@ export function runNetfilterTrace(flags: NetfilterTraceFlags, stdout: NodeJS.Wri
       : ({ kind: 'incoming' as const, interface: flags.inIface!, physInInterface: flags.physdevIn, sourceMac: flags.mac }),
     mark: flags.mark === undefined ? 0 : parseNumber(flags.mark, '--mark', 0xffffffff),
     ipsets,
+    ...(flags.conntrack ? { conntrack: parseConntrackList(readInput(flags.conntrack, 'conntrack file'), flags.conntrack) } : {}),
     recent: recentState(flags.recent ?? []),
     nthCounters: nthCounters(flags.nth ?? []),
   };

@@ -13,6 +13,7 @@
 export * from './ir.js';
 export type { BranchState, MatchContext, PacketView, RecentEntry, SocketOwner } from './context.js';
 export * from './conntrack.js';
+export * from './conntrack-list.js';
 export * from './host.js';
 export * from './ipset.js';
 export { parseRuleset, RulesetSyntaxError, tokenizeRule, type ParseRulesetOptions } from './parse.js';

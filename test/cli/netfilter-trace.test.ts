@@ -3,7 +3,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { projectRoot } from '../support/shared.js';
 
@@ -55,6 +57,29 @@ test('--reply shows the reply un-NATed back to the client', () => {
   assert.equal(o.packet.dst, '192.168.0.10:6443');
   assert.equal(o.reply.outcomes[0].packet.src, '10.96.0.1:443');
   assert.equal(o.reply.outcomes[0].packet.dst, '10.244.1.9:40000');
+});
+
+test('--conntrack: a packet of an existing connection follows its entry, not the statistic rules', () => {
+  const ct = [
+    'tcp      6 86391 ESTABLISHED src=10.244.1.9 dst=10.96.12.34 sport=40000 dport=80 src=10.244.3.9 dst=10.244.1.9 sport=8080 dport=40000 [ASSURED] mark=0 use=1',
+    'conntrack v1.4.7 (conntrack-tools): 1 flow entries have been shown.',
+  ].join('\n');
+  const dir = mkdtempSync(join(tmpdir(), 'kubepath-'));
+  try {
+    const file = join(dir, 'ct.txt');
+    writeFileSync(file, ct);
+    const r = kubepath(['netfilter', 'trace', ...EXAMPLE, '--in-iface', 'cni0', '--src', '10.244.1.9:40000', '--dst', '10.96.12.34:80', '--tcp-flags', 'ACK', '--conntrack', file, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const outcomes = JSON.parse(r.stdout).outcomes;
+    assert.equal(outcomes.length, 1);
+    assert.equal(outcomes[0].packet.dst, '10.244.3.9:8080');
+    writeFileSync(file, 'tcp 6 10 src=10.0.0.1 dst=nope\n');
+    const bad = kubepath(['netfilter', 'trace', ...EXAMPLE, '--in-iface', 'cni0', '--src', '10.244.1.9:40000', '--dst', '10.96.12.34:80', '--conntrack', file]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /ct\.txt:1: /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('rules from stdin; a locally generated packet', () => {
