@@ -8,7 +8,7 @@ import { type IPNetwork, networkContains } from './cidr.js';
 import type { IPAddress, IPFamily } from './ip.js';
 
 /** Route types of `ip route` that decide a packet's fate. */
-export type RouteType = 'unicast' | 'local' | 'blackhole' | 'unreachable' | 'prohibit';
+export type RouteType = 'unicast' | 'local' | 'anycast' | 'blackhole' | 'unreachable' | 'prohibit';
 
 /** The main routing table's id (`ip route` without `table`). */
 export const MAIN_TABLE = 254;

@@ -647,7 +647,7 @@ function bindNat(env: Env, f: Flight, target: Extract<Target, { kind: 'dnat' | '
   let random = false;
   if (target.kind === 'snat') {
     const inRange = target.range.minAddress && target.range.maxAddress && p.source.value >= target.range.minAddress.value && p.source.value <= target.range.maxAddress.value;
-    address = inRange ? p.source : (pickRangeAddress(target.range, ct.original.source, ct.original.destination, target.persistent) ?? p.source);
+    address = inRange ? p.source : (pickRangeAddress(target.range, ct.original.source, ct.original.destination, target.persistent, 'src') ?? p.source);
     min = target.range.minPort;
     max = target.range.maxPort;
     random = target.random || target.randomFully;
@@ -775,9 +775,9 @@ function routeIncoming(env: Env, f: Flight): StageResult[] {
       step(f, { kind: 'route', detail: `martian source ${formatIP(p.source)} on ${f.inInterface}` });
       return [finish(f, 'drop', `dropped by routing: martian source ${formatIP(p.source)} (loopback address from ${f.inInterface})`)];
     }
-    if (p.family === 4 && isLoopback(p.destination) && !host.routeLocalnet) {
+    if (isLoopback(p.destination) && (p.family === 6 || !host.routeLocalnet)) {
       step(f, { kind: 'route', detail: `martian destination ${formatIP(p.destination)} on ${f.inInterface}` });
-      return [finish(f, 'drop', `dropped by routing: destination ${formatIP(p.destination)} arrived on ${f.inInterface} and route_localnet is 0`)];
+      return [finish(f, 'drop', `dropped by routing: destination ${formatIP(p.destination)} arrived on ${f.inInterface}${p.family === 4 ? ' and route_localnet is 0' : ''}`)];
     }
   }
   const match = routeFor(host, p.destination, f.mark);
@@ -787,12 +787,13 @@ function routeIncoming(env: Env, f: Flight): StageResult[] {
   }
   const route = match.route;
   const tableNote = match.table !== 254 && match.table !== 255 ? ` (table ${match.table}${match.rule.fwmark !== undefined ? `, fwmark 0x${match.rule.fwmark.toString(16)}` : ''})` : '';
-  if (route.type === 'local') {
-    if (!f.looped && f.inInterface !== 'lo' && !ipEquals(p.source, p.destination) && isLocalSourceMartian(env, f)) {
+  if (route.type === 'local' || route.type === 'anycast') {
+    // fib_validate_source: IPv4 refuses its own address as the source of an arriving packet (IPv6 does not).
+    if (p.family === 4 && !f.looped && f.inInterface !== 'lo' && !ipEquals(p.source, p.destination) && isLocalSourceMartian(env, f)) {
       step(f, { kind: 'route', detail: `source ${formatIP(p.source)} is a local address arriving on ${f.inInterface}` });
       return [finish(f, 'drop', `dropped by routing: source ${formatIP(p.source)} is this host's own address (accept_local is 0)`)];
     }
-    step(f, { kind: 'route', detail: `${formatIP(p.destination)} is local${tableNote}: INPUT` });
+    step(f, { kind: 'route', detail: `${formatIP(p.destination)} is ${route.type === 'anycast' ? 'a local anycast address' : 'local'}${tableNote}: INPUT` });
     if (f.tproxy && !route.device) f.notes.push('TPROXY delivered by a local route');
     return go(f, 'in:mangle');
   }
@@ -825,14 +826,15 @@ function routeLocal(env: Env, f: Flight, next: Stage, reroute = false): StageRes
   const match = routeFor(env.host, p.destination, f.mark);
   f.routedMark = f.mark;
   f.routedDestination = p.destination;
-  if (!match || (match.route.type !== 'unicast' && match.route.type !== 'local')) {
+  if (!match || (match.route.type !== 'unicast' && match.route.type !== 'local' && match.route.type !== 'anycast')) {
     step(f, { kind: 'route', detail: `no route to ${formatIP(p.destination)}` });
     return [finish(f, 'reject', `no route to ${formatIP(p.destination)}: the sender gets "network unreachable"`, { rejectWith: 'ENETUNREACH (no route)' })];
   }
   const route = match.route;
-  const outInterface = route.type === 'local' ? 'lo' : route.device;
-  const nextHop = route.type === 'local' ? undefined : (route.gateway ?? p.destination);
-  const where = route.type === 'local' ? `${formatIP(p.destination)} is local: out via lo` : `out via ${route.device}${route.gateway ? ` gateway ${formatIP(route.gateway)}` : ''}`;
+  const isLocal = route.type === 'local' || route.type === 'anycast';
+  const outInterface = isLocal ? 'lo' : route.device;
+  const nextHop = isLocal ? undefined : (route.gateway ?? p.destination);
+  const where = isLocal ? `${formatIP(p.destination)} is local: out via lo` : `out via ${route.device}${route.gateway ? ` gateway ${formatIP(route.gateway)}` : ''}`;
   if (reroute) {
     // The OUTPUT hooks were entered with the first route's device and keep it (nf_hook's state->out);
     // POSTROUTING and the way out use the new route.

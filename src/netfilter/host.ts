@@ -71,7 +71,7 @@ export class HostSpecError extends Error {
   override readonly name = 'HostSpecError';
 }
 
-const ROUTE_TYPES: ReadonlySet<string> = new Set(['unicast', 'local', 'blackhole', 'unreachable', 'prohibit']);
+const ROUTE_TYPES: ReadonlySet<string> = new Set(['unicast', 'local', 'anycast', 'blackhole', 'unreachable', 'prohibit']);
 
 function tableId(text: string, where: string): number {
   if (text === 'main') return MAIN_TABLE;
@@ -104,7 +104,7 @@ export function parseRoute(text: string, family?: IPFamily): Route {
   let device: string | undefined;
   let gateway: IPAddress | undefined;
   let source: IPAddress | undefined;
-  let table = type === 'local' ? LOCAL_TABLE : MAIN_TABLE;
+  let table = type === 'local' || type === 'anycast' ? LOCAL_TABLE : MAIN_TABLE;
   let metric = 0;
   while (i < words.length) {
     const key = words[i++]!;
@@ -143,7 +143,7 @@ export function parseRoute(text: string, family?: IPFamily): Route {
   if (gateway && gateway.family !== destination.family) {
     throw new HostSpecError(`${where}: gateway ${formatIP(gateway)} is not of the destination's family`);
   }
-  if ((type === 'unicast' || type === 'local') && !device) {
+  if ((type === 'unicast' || type === 'local' || type === 'anycast') && !device) {
     throw new HostSpecError(`${where}: needs "dev IFACE"`);
   }
   return { destination, type, device, gateway, source, table, metric };
@@ -227,6 +227,10 @@ export function buildHost(spec: HostSpec): Host {
       if (iface.name === 'lo' && a.prefixLength < bits) {
         routes.push(localRoute(networkOf(a.ip, a.prefixLength), iface.name, a.ip));
       } else if (a.prefixLength < bits) {
+        // An IPv6 router owns the subnet-router anycast address of each prefix (RFC 4291 2.6.1).
+        if (a.ip.family === 6 && (spec.ipForward ?? true) && a.prefixLength < 127) {
+          routes.push({ ...localRoute(hostNetwork(networkOf(a.ip, a.prefixLength).network), iface.name, a.ip), type: 'anycast' });
+        }
         routes.push({
           destination: networkOf(a.ip, a.prefixLength),
           type: 'unicast',

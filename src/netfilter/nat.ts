@@ -74,7 +74,13 @@ function reciprocalScale(value: number, range: number): number {
  * The address find_best_ips_proto() picks from `range` for a connection from `source` to
  * `destination`: the same client always lands on the same address.
  */
-export function pickRangeAddress(range: NatRange, source: IPAddress, destination: IPAddress, persistent: boolean): IPAddress | undefined {
+export function pickRangeAddress(
+  range: NatRange,
+  source: IPAddress,
+  destination: IPAddress,
+  persistent: boolean,
+  manip: 'src' | 'dst' = 'dst',
+): IPAddress | undefined {
   const min = range.minAddress;
   const max = range.maxAddress;
   if (!min || !max) return undefined;
@@ -96,11 +102,17 @@ export function pickRangeAddress(range: NatRange, source: IPAddress, destination
     const dist = fullRange ? 0xffffffff : (maxWords[i]! - minWords[i]! + 1) >>> 0;
     out.push((lo + reciprocalScale(j, dist)) >>> 0);
     if (out[i] !== maxWords[i]) fullRange = true;
-    if (!persistent) j = (j ^ dstWords[i]!) >>> 0;
+    // The kernel mixes in the tuple's destination word, which for DNAT is the word just written.
+    if (!persistent) j = (j ^ (manip === 'dst' ? bswap32(out[i]!) : dstWords[i]!)) >>> 0;
   }
   let value = 0n;
   for (const w of out) value = (value << 32n) | BigInt(w);
   return ipv6(value);
+}
+
+/** A 32-bit word as the little-endian host reads the network-order bytes. */
+function bswap32(x: number): number {
+  return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
 }
 
 function wordsBE(v: bigint): number[] {

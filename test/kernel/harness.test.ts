@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { generateCases, generateNthCase, generateStatisticCases } from './generate.js';
-import { createKernelLab, type KernelLab, kernelLabAvailable, type Observation, withKernelLab } from './lab.js';
+import { generateCases, generateCasesV6, generateNthCase, generateStatisticCases } from './generate.js';
+import { createKernelLab, type KernelLab, kernelLabAvailable, type Observation } from './lab.js';
 
 const avail = kernelLabAvailable();
 const skipReason = avail.ok ? '' : `kernel lab not available: ${avail.reason}`;
@@ -242,30 +242,100 @@ describe('kernel lab', () => {
   });
 });
 
-test('IPv6 lab: ip6tables DNAT and MASQUERADE', async (t) => {
-  if (!avail.ok) return t.skip(skipReason);
-  await withKernelLab(
-    async (lab) => {
-      assert.deepEqual(lab.hostSpec.interfaces[1]!.addresses, ['10.2.0.1/24', '192.168.0.2/32', 'fd00:2::1/64', 'fd00:ff::2/128']);
-      await lab.loadRules(
-        '',
-        NAT_HEAD +
-          '-A PREROUTING -d fd00:2::9/128 -p tcp -m tcp --dport 80 -j DNAT --to-destination [fd00:2::3]:8080\n' +
-          '-A POSTROUTING -o eth1 -j MASQUERADE\n' +
-          'COMMIT\n',
-      );
-      const o = await lab.probe({ from: 'client', proto: 'tcp', src: 'fd00:1::3', dst: 'fd00:2::9', dport: 80 });
-      assert.equal(o.sent, 'connected', brief(o));
-      assert.deepEqual(
-        o.received.map((r) => [r.at, r.localAddress, r.localPort, r.remoteAddress]),
-        [['server', 'fd00:2::3', 8080, 'fd00:2::1']],
-      );
-      assert.equal(o.conntrack[0]?.family, 'ipv6');
-      assert.equal(o.counters.find((c) => c.family === 6 && c.table === 'nat' && c.chain === 'PREROUTING')?.packets, 1);
-      // IPv4 still works in the same lab.
-      const v4 = await lab.probe({ from: 'client', proto: 'udp', src: '10.1.0.2', dst: '10.2.0.2', dport: 53 });
-      assert.equal(v4.received[0]?.remoteAddress, '10.1.0.2', brief(v4));
-    },
-    { name: 'v6', ipv6: true },
-  );
+describe('kernel lab, IPv6', () => {
+  let lab6: KernelLab | undefined;
+
+  before(async () => {
+    if (avail.ok) lab6 = await createKernelLab({ name: 'harness6', ipv6: true });
+  });
+
+  after(async () => {
+    await lab6?.close();
+  });
+
+  test('IPv6 lab: ip6tables DNAT and MASQUERADE', async (t) => {
+    const lab = lab6;
+    if (!lab) return t.skip(skipReason);
+    assert.deepEqual(lab.hostSpec.interfaces[1]!.addresses, ['10.2.0.1/24', '192.168.0.2/32', 'fd00:ff::2/128', 'fd00:2::1/64']);
+    await lab.loadRules(
+      '',
+      NAT_HEAD +
+        '-A PREROUTING -d fd00:2::9/128 -p tcp -m tcp --dport 80 -j DNAT --to-destination [fd00:2::3]:8080\n' +
+        '-A POSTROUTING -o eth1 -j MASQUERADE\n' +
+        'COMMIT\n',
+    );
+    const o = await lab.probe({ from: 'client', proto: 'tcp', src: 'fd00:1::3', dst: 'fd00:2::9', dport: 80 });
+    assert.equal(o.sent, 'connected', brief(o));
+    assert.deepEqual(
+      o.received.map((r) => [r.at, r.localAddress, r.localPort, r.remoteAddress]),
+      [['server', 'fd00:2::3', 8080, 'fd00:2::1']],
+    );
+    assert.equal(o.conntrack[0]?.family, 'ipv6');
+    assert.equal(o.counters.find((c) => c.family === 6 && c.table === 'nat' && c.chain === 'PREROUTING')?.packets, 1);
+    // IPv4 still works in the same lab.
+    const v4 = await lab.probe({ from: 'client', proto: 'udp', src: '10.1.0.2', dst: '10.2.0.2', dport: 53 });
+    assert.equal(v4.received[0]?.remoteAddress, '10.1.0.2', brief(v4));
+  });
+
+  test('hostSpec lists every address in the order the kernel does (ip -j addr show)', async (t) => {
+    const lab = lab6;
+    if (!lab) return t.skip(skipReason);
+    const shown = JSON.parse(await lab.exec('node', 'ip -j addr show')) as { ifname: string; addr_info?: { family: string; local: string; prefixlen: number; scope: string }[] }[];
+    for (const iface of lab.hostSpec.interfaces) {
+      const kernel = shown.find((i) => i.ifname === iface.name)?.addr_info ?? [];
+      for (const family of ['inet', 'inet6']) {
+        const want = kernel.filter((a) => a.family === family && a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
+        const have = iface.addresses.filter((a) => a.includes(':') === (family === 'inet6'));
+        assert.deepEqual(have, want, `${iface.name} ${family}`);
+      }
+    }
+  });
+
+  test('IPv6 probes: no-route and ICMPv6 rejects, canonical addresses', async (t) => {
+    const lab = lab6;
+    if (!lab) return t.skip(skipReason);
+    await lab.loadRules(
+      '',
+      FILTER_HEAD +
+        '-A FORWARD -d fd00:2::3/128 -p udp -j REJECT --reject-with icmp6-adm-prohibited\n' +
+        '-A FORWARD -d fd00:2::4/128 -p udp -j REJECT\n' +
+        'COMMIT\n',
+    );
+    const adm = await lab.probe({ from: 'client', proto: 'udp', src: 'fd00:1::2', dst: 'fd00:2::3', dport: 53 });
+    assert.equal(adm.sent, 'denied', brief(adm));
+    assert.equal(adm.error, 'EACCES');
+    const port = await lab.probe({ from: 'client', proto: 'udp', src: 'fd00:1::2', dst: 'fd00:2::4', dport: 53 });
+    assert.equal(port.sent, 'refused', brief(port));
+    // No route (no IPv6 default route on the node): ICMPv6 no route, at once and every time.
+    for (let i = 0; i < 8; i++) {
+      const nr = await lab.probe({ from: 'client', proto: 'udp', src: 'fd00:1::2', dst: 'fd00:30::99', dport: 53 });
+      assert.equal(nr.sent, 'unreachable', brief(nr));
+      assert.ok(nr.ms < 1000, brief(nr));
+    }
+    // Spelt differently, observed canonically.
+    const o = await lab.probe({ from: 'client', proto: 'udp', src: 'FD00:1:0:0:0:0:0:2', dst: 'fd00:0002::0005', dport: 53 });
+    assert.deepEqual(
+      o.received.map((r) => [r.localAddress, r.remoteAddress]),
+      [['fd00:2::5', 'fd00:1::2']],
+      brief(o),
+    );
+    assert.equal(o.conntrack.length, 1, brief(o));
+    assert.equal(o.conntrack[0]!.orig.src, 'fd00:1::2');
+  });
+
+  test('every generated IPv6 case loads in ip6tables-restore', async (t) => {
+    const lab = lab6;
+    if (!lab) return t.skip(skipReason);
+    const cases = generateCasesV6();
+    assert.ok(cases.length >= 60);
+    const failures: string[] = [];
+    for (const c of cases) {
+      try {
+        await lab.loadRules(c.rules, c.rules6);
+      } catch (e) {
+        failures.push(`${c.name}: ${(e as Error).message}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
 });

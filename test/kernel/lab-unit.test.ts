@@ -3,8 +3,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { generateCases, generateNthCase, generateStatisticCases, LISTEN_PORTS, mulberry32 } from './generate.js';
-import { completeRules, parseConntrack, parseIptablesSave, tablesOf } from './lab.js';
+import { generateCases, generateCasesV6, generateNthCase, generateStatisticCases, LISTEN_PORTS, mulberry32 } from './generate.js';
+import { canonicalIP, completeRules, parseConntrack, parseIptablesSave, tablesOf } from './lab.js';
+import { CLIENT_V6, NODE_V6, SERVER_V6 } from './topology.js';
 
 test('parseIptablesSave: rules numbered per chain, policies, lab chains left out', () => {
   const text = [
@@ -117,4 +118,71 @@ test('mulberry32 is a deterministic PRNG in [0, 1)', () => {
     assert.equal(x, r2());
     assert.ok(x >= 0 && x < 1);
   }
+});
+
+test('IPv6 generator: deterministic, enough cases, IPv6 probes, empty IPv4 side', () => {
+  const a = generateCasesV6();
+  assert.deepEqual(a, generateCasesV6());
+  assert.notDeepEqual(generateCasesV6({ seed: 7 }), a);
+  assert.ok(a.length >= 60, `only ${a.length} cases`);
+  assert.equal(generateCasesV6({ count: 10, edge: false }).length, 10);
+  assert.equal(new Set(a.map((c) => c.name)).size, a.length);
+  for (const g of ['kube6', 'filter6', 'nat6', 'local6', 'edge6'] as const) assert.ok(a.some((c) => c.group === g), g);
+  const node: readonly string[] = Object.values(NODE_V6);
+  for (const c of a) {
+    assert.equal(c.family, 6, c.name);
+    assert.ok(c.rules6 && /^\*(raw|mangle|nat|filter)\n/m.test(c.rules6), c.name);
+    assert.ok(c.rules6.trim().endsWith('COMMIT'), c.name);
+    assert.deepEqual(tablesOf(c.rules).sort(), ['filter', 'mangle', 'nat', 'raw'], c.name);
+    assert.doesNotMatch(c.rules, /^-A /m, c.name);
+    assert.ok(c.probe.src.includes(':') && c.probe.dst.includes(':'), c.name);
+    assert.equal(canonicalIP(c.probe.src), c.probe.src, `${c.name}: probe addresses in RFC 5952 text`);
+    assert.equal(canonicalIP(c.probe.dst), c.probe.dst, `${c.name}: probe addresses in RFC 5952 text`);
+    if (c.group === 'local6') assert.equal(c.probe.from, 'node');
+    const from: readonly string[] = c.probe.from === 'client' ? CLIENT_V6 : c.probe.from === 'server' ? SERVER_V6 : node;
+    assert.ok(from.includes(c.probe.src), `${c.name}: ${c.probe.src} is not a ${c.probe.from} address`);
+  }
+});
+
+test('IPv6 generator: no rule can drop or reject ICMPv6 (neighbour discovery keeps working)', () => {
+  for (const c of generateCasesV6({ count: 400 })) {
+    let table = '';
+    const icmpAccepted = { any: false, ns: false, na: false };
+    for (const line of c.rules6!.split('\n')) {
+      if (line.startsWith('*')) table = line.slice(1);
+      const policy = /^:(\S+) (DROP)/.exec(line);
+      if (policy) {
+        // DROP policies: FORWARD (ND is never forwarded), or INPUT behind an ICMPv6 ACCEPT.
+        assert.ok(table === 'filter' && (policy[1] === 'FORWARD' || policy[1] === 'INPUT'), `${c.name}: ${table} ${line}`);
+        continue;
+      }
+      if (table === 'filter' && /^-A INPUT -p (ipv6-icmp|icmpv6) -j ACCEPT$/.test(line)) icmpAccepted.any = true;
+      if (table === 'filter' && /^-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type (135|neighbour-solicitation) -j ACCEPT$/.test(line)) icmpAccepted.ns = true;
+      if (table === 'filter' && /^-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type (136|136\/0|neighbour-advertisement) -j ACCEPT$/.test(line)) icmpAccepted.na = true;
+      // (ND is link-local, never forwarded: kube-proxy's `KUBE-FORWARD … INVALID -j DROP` is fine.)
+      if (/ -j (DROP|REJECT)\b/.test(line) && !/^-A (FORWARD|KUBE-FORWARD) /.test(line)) {
+        assert.match(line, /(?<!!) -p (tcp|udp) /, `${c.name}: a DROP/REJECT rule without -p tcp/udp: ${line}`);
+      }
+    }
+    if (/^:INPUT DROP/m.test(c.rules6!)) assert.ok(icmpAccepted.any || (icmpAccepted.ns && icmpAccepted.na), `${c.name}: INPUT policy DROP without an ICMPv6 ACCEPT`);
+  }
+});
+
+test('canonicalIP: RFC 5952 text for IPv6, everything else unchanged', () => {
+  const cases: [string, string][] = [
+    ['fd00:2:0:0:0:0:0:3', 'fd00:2::3'],
+    ['FD00:0002::0003', 'fd00:2::3'],
+    ['1:0:0:1:0:0:0:1', '1:0:0:1::1'],
+    ['1:0:0:1:0:0:1:1', '1::1:0:0:1:1'],
+    ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'],
+    ['0:0:0:0:0:0:0:0', '::'],
+    ['::1', '::1'],
+    ['fd00:1::', 'fd00:1::'],
+    ['::ffff:10.1.0.2', '::ffff:10.1.0.2'],
+    ['10.1.0.2', '10.1.0.2'],
+    ['0.0.0.0', '0.0.0.0'],
+    ['not an address', 'not an address'],
+    ['1::2::3', '1::2::3'],
+  ];
+  for (const [input, want] of cases) assert.equal(canonicalIP(input), want, input);
 });

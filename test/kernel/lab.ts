@@ -518,6 +518,58 @@ function subtractCounters(after: SavedCounters, before: SavedCounters): SavedCou
   };
 }
 
+/**
+ * An address in canonical text: IPv6 as RFC 5952 (lower case, no leading zeros, the longest run
+ * of two or more zero groups as `::`, the first one on a tie; IPv4-mapped as `::ffff:a.b.c.d`),
+ * so that the lab's observations compare as strings with `formatIP`. IPv4 and anything that is
+ * not an IPv6 address are returned unchanged.
+ */
+export function canonicalIP(text: string): string {
+  if (!text.includes(':')) return text;
+  const halves = text.toLowerCase().split('::');
+  if (halves.length > 2) return text;
+  const part = (s: string): number[] | undefined => {
+    if (s === '') return [];
+    const out: number[] = [];
+    const items = s.split(':');
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(item);
+      if (v4 && i === items.length - 1) {
+        const o = v4.slice(1).map(Number);
+        if (o.some((x) => x > 255)) return undefined;
+        out.push((o[0]! << 8) | o[1]!, (o[2]! << 8) | o[3]!);
+      } else if (/^[0-9a-f]{1,4}$/.test(item)) out.push(parseInt(item, 16));
+      else return undefined;
+    }
+    return out;
+  };
+  const head = part(halves[0]!);
+  const tail = halves.length === 2 ? part(halves[1]!) : [];
+  if (!head || !tail) return text;
+  const missing = 8 - head.length - tail.length;
+  if ((halves.length === 2 && missing < 1) || (halves.length === 1 && missing !== 0)) return text;
+  const g = [...head, ...new Array<number>(Math.max(0, missing)).fill(0), ...tail];
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `::ffff:${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
+  return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
 /** Parse `conntrack -L [-o extended]` output. */
 export function parseConntrack(text: string): ConntrackEntry[] {
   const out: ConntrackEntry[] = [];
@@ -554,8 +606,8 @@ export function parseConntrack(text: string): ConntrackEntry[] {
     const proto = head[off] ?? '?';
     const state = head[off + 3];
     const tuple = (t: Record<string, string>): Tuple => ({
-      src: t.src ?? '',
-      dst: t.dst ?? '',
+      src: canonicalIP(t.src ?? ''),
+      dst: canonicalIP(t.dst ?? ''),
       ...(t.sport !== undefined ? { sport: Number(t.sport) } : {}),
       ...(t.dport !== undefined ? { dport: Number(t.dport) } : {}),
     });
@@ -728,6 +780,8 @@ class Lab implements KernelLab {
       // A neighbour that does not answer fails in 100 ms instead of 3 s, so the ICMP host
       // unreachable it causes arrives within the probe, not in the middle of a later one.
       ...['eth0', 'eth1'].flatMap((i) => [`net.ipv4.neigh.${i}.mcast_solicit=1`, `net.ipv4.neigh.${i}.retrans_time_ms=100`]),
+      // The same for IPv6 neighbour discovery (ICMPv6 address unreachable after 100 ms).
+      ...(v6 ? ['eth0', 'eth1'].flatMap((i) => [`net.ipv6.neigh.${i}.mcast_solicit=1`, `net.ipv6.neigh.${i}.retrans_time_ms=100`]) : []),
       ...(v6 ? ['net.ipv6.conf.all.forwarding=1'] : []),
       ...ipv6Conf(['all', 'default', 'eth0', 'eth1'], v6Quiet),
     ]);
@@ -871,7 +925,7 @@ class Lab implements KernelLab {
     if (!sender) throw new Error(`probe: unknown "from": ${String(p.from)}`);
     const probeId = `p${++this.probeCounter}`;
     const node = this.namespaces.node;
-    await this.awaitRouteErrorBudget(p.src);
+    if (!p.src.includes(':')) await this.awaitRouteErrorBudget(p.src);
 
     // 1. flush conntrack, snapshot counters (one process spawn).
     const pre = await nsExec(node, `conntrack -F >/dev/null 2>&1; ${this.saveScript()}`);
@@ -935,23 +989,24 @@ class Lab implements KernelLab {
     }
 
     // Any "unreachable" may have been a routing error answered by ip_error: spend a token.
-    if (result === 'unreachable' && p.from !== 'node') this.spendRouteErrorBudget(p.src);
+    // (IPv4 only: IPv6's "no route" errors go through icmpv6_send, whose limit the lab turns off.)
+    if (result === 'unreachable' && p.from !== 'node' && !p.src.includes(':')) this.spendRouteErrorBudget(p.src);
 
     const localPort = typeof reply.localPort === 'number' ? reply.localPort : undefined;
     const all = parseConntrack(ctText);
     const mine = (e: ConntrackEntry) =>
       e.proto === p.proto &&
-      e.orig.src === p.src &&
-      e.orig.dst === p.dst &&
+      e.orig.src === canonicalIP(p.src) &&
+      e.orig.dst === canonicalIP(p.dst) &&
       e.orig.dport === p.dport &&
       (localPort === undefined || e.orig.sport === localPort);
     const received = (this.recvByProbe.get(probeId) ?? []).map(
       (r): Received => ({
         at: r.at,
         proto: r.proto,
-        localAddress: r.localAddress,
+        localAddress: canonicalIP(r.localAddress),
         localPort: r.localPort,
-        remoteAddress: r.remoteAddress,
+        remoteAddress: canonicalIP(r.remoteAddress),
         remotePort: r.remotePort,
       }),
     );

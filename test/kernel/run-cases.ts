@@ -5,6 +5,8 @@
  *
  *   node dist/test/kernel/run-cases.js [--limit N] [--group kube|random|local] [--seed N]
  *        [--stat RUNS] [--nth RUNS] [--json FILE] [--verbose]
+ *   node dist/test/kernel/run-cases.js --v6 [--count N] [--group kube6|filter6|nat6|local6|edge6] …
+ *        (the IPv6 cases, in a lab with IPv6)
  *
  * Does nothing when imported or when `node --test` runs it as a file.
  *
@@ -13,7 +15,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type DiffCase, generateCases, generateNthCase, generateStatisticCases } from './generate.js';
+import { type DiffCase, generateCases, generateCasesV6, generateNthCase, generateStatisticCases } from './generate.js';
 import { type KernelLab, kernelLabAvailable, type Observation, withKernelLab } from './lab.js';
 
 export interface CaseResult {
@@ -36,7 +38,8 @@ export async function runCases(lab: KernelLab, cases: readonly DiffCase[], onRes
   for (const c of cases) {
     let r: CaseResult;
     try {
-      await lab.loadRules(c.rules);
+      if (c.rules6 !== undefined) await lab.loadRules(c.rules, c.rules6);
+      else await lab.loadRules(c.rules);
       r = { name: c.name, group: c.group, observation: await lab.probe(c.probe) };
     } catch (e) {
       r = { name: c.name, group: c.group, error: (e as Error).message };
@@ -71,7 +74,11 @@ async function main(): Promise<void> {
     return;
   }
   const seed = arg('--seed') ? Number(arg('--seed')) : undefined;
-  let cases = generateCases(seed !== undefined ? { seed } : {});
+  const v6 = process.argv.includes('--v6');
+  const count = arg('--count') ? Number(arg('--count')) : undefined;
+  let cases = v6
+    ? generateCasesV6({ ...(seed !== undefined ? { seed } : {}), ...(count !== undefined ? { count } : {}) })
+    : generateCases(seed !== undefined ? { seed } : {});
   const group = arg('--group');
   if (group) cases = cases.filter((c) => c.group === group);
   const limit = arg('--limit');
@@ -116,7 +123,7 @@ async function main(): Promise<void> {
       }
       if (jsonFile) writeFileSync(jsonFile, JSON.stringify(results, null, 1));
     },
-    { name: 'runcases' },
+    { name: 'runcases', ipv6: v6 },
   );
 }
 

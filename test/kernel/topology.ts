@@ -31,7 +31,16 @@ export const CLIENT_V6 = ['fd00:1::2', 'fd00:1::3', 'fd00:1::4'] as const;
 export const SERVER_V6 = ['fd00:2::2', 'fd00:2::3', 'fd00:2::4', 'fd00:2::5'] as const;
 export const NODE_V6 = { eth0: 'fd00:1::1', eth1: 'fd00:2::1', extra: 'fd00:ff::2' } as const;
 
-/** The node (host under test) as a HostSpec. With `ipv6`, the IPv6 addresses are included. */
+/**
+ * The node (host under test) as a HostSpec. With `ipv6`, the IPv6 addresses are included.
+ *
+ * Addresses are listed per family in the order the kernel keeps them, as `ip -j addr show` (and
+ * so kubepath's `--ip-addr`) prints them, because the order means something: the first IPv4
+ * address is the primary one, and for IPv6 the kernel lists the newest address of a scope first
+ * (REDIRECT, for one, takes the first address of the incoming interface). The lab adds
+ * fd00:2::1 before fd00:ff::2 on eth1, so eth1 lists fd00:ff::2 first. The harness checks this
+ * order against the real namespace.
+ */
 export function labHostSpec(ipv6 = false): LabHostSpec {
   return {
     interfaces: [
@@ -39,7 +48,7 @@ export function labHostSpec(ipv6 = false): LabHostSpec {
       {
         name: 'eth1',
         addresses: ipv6
-          ? [`${NODE_V4.eth1}/24`, `${NODE_V4.extra}/32`, `${NODE_V6.eth1}/64`, `${NODE_V6.extra}/128`]
+          ? [`${NODE_V4.eth1}/24`, `${NODE_V4.extra}/32`, `${NODE_V6.extra}/128`, `${NODE_V6.eth1}/64`]
           : [`${NODE_V4.eth1}/24`, `${NODE_V4.extra}/32`],
       },
     ],

@@ -352,6 +352,23 @@ describe('routing decisions', () => {
     assert.equal(without.disposition, 'forward');
   });
 
+  test('IPv6 addrtype: UNICAST and LOCAL are separate tests that must all hold (found on the kernel)', () => {
+    const host: HostSpec = { interfaces: [{ name: 'eth0', addresses: ['fd00:1::1/64'] }, { name: 'eth1', addresses: ['fd00:2::1/64'] }] };
+    const unicast = `*filter\n-A INPUT -p udp -m addrtype --dst-type UNICAST -j DROP\nCOMMIT\n`;
+    assert.equal(only(run(unicast, { packet: pkt('[fd00:1::2]:5000', '[fd00:1::1]:53', 17) }, host)).disposition, 'drop', 'a local address is unicast too');
+    const both = `*filter\n-A FORWARD -p udp -m addrtype --dst-type LOCAL,UNICAST -j DROP\nCOMMIT\n`;
+    assert.equal(only(run(both, { packet: pkt('[fd00:1::2]:5000', '[fd00:2::3]:53', 17) }, host)).disposition, 'forward', 'LOCAL,UNICAST is local AND unicast');
+    assert.throws(() => parseRuleset(`*filter\n-A INPUT -m addrtype --dst-type BROADCAST -j DROP\nCOMMIT\n`, { family: 6 }), /BROADCAST cannot be matched for IPv6/);
+  });
+
+  test('IPv6: a forwarding host owns the subnet-router anycast address (found on the kernel)', () => {
+    const host: HostSpec = { interfaces: [{ name: 'eth0', addresses: ['fd00:1::1/64'] }, { name: 'eth1', addresses: ['fd00:2::1/64'] }] };
+    const rules = `*filter\n-A INPUT -p udp -m addrtype --dst-type ANYCAST -j DROP\nCOMMIT\n`;
+    const o = only(run(rules, { packet: pkt('[fd00:1::2]:5000', '[fd00:2::]:53', 17) }, host));
+    assert.equal(o.disposition, 'drop');
+    assert.equal(only(run(`*filter\nCOMMIT\n`, { packet: pkt('[fd00:1::2]:5000', '[fd00:2::]:53', 17) }, host)).disposition, 'deliver');
+  });
+
   test('IPv6: DNAT to [addr]:port and MASQUERADE from the interface address', () => {
     const rules = `*nat\n-A PREROUTING -d 2001:db8::2/128 -p tcp --dport 80 -j DNAT --to-destination [fd00:10::5]:8080\n-A POSTROUTING -o cni0 -j MASQUERADE\nCOMMIT\n`;
     const host: HostSpec = { interfaces: [{ name: 'eth0', addresses: ['2001:db8::2/64'] }, { name: 'cni0', addresses: ['fd00:10::1/64'] }] };

@@ -50,6 +50,8 @@ describe('buildHost', () => {
       `local 192.168.0.2/32 eth0 - 192.168.0.2 ${LOCAL_TABLE} 0`,
       `unicast 192.168.0.0/24 eth0 - 192.168.0.2 ${MAIN_TABLE} 0`,
       `local 2001:db8::2/128 eth0 - 2001:db8::2 ${LOCAL_TABLE} 0`,
+      // A forwarding IPv6 host owns the subnet-router anycast address of the prefix.
+      `anycast 2001:db8::/128 eth0 - 2001:db8::2 ${LOCAL_TABLE} 0`,
       `unicast 2001:db8::/64 eth0 - 2001:db8::2 ${MAIN_TABLE} 256`,
       `unicast 0.0.0.0/0 eth0 192.168.0.1 - ${MAIN_TABLE} 0`,
       `unicast 10.96.0.0/12 eth0 - - ${MAIN_TABLE} 50`,

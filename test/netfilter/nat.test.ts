@@ -169,3 +169,10 @@ describe('pickPort', () => {
     },
   );
 });
+
+test('IPv6 DNAT ranges mix the word just picked into the hash, as find_best_ips_proto does (found on the kernel)', () => {
+  // The kernel picked fd00:2::4 for fd00:1::2 -> fd00:30::10 with --to-destination fd00:2::3-fd00:2::5.
+  const range = { minAddress: parseIP('fd00:2::3'), maxAddress: parseIP('fd00:2::5'), minPort: undefined, maxPort: undefined };
+  const picked = pickRangeAddress(range, parseIP('fd00:1::2'), parseIP('fd00:30::10'), false, 'dst');
+  assert.equal(formatIP(picked!), 'fd00:2::4');
+});

@@ -7,6 +7,7 @@ import {
   compareIP,
   type IPAddress,
   LOCAL_TABLE,
+  lookupRoute,
   networkContains,
   networkOf,
   parseIP,
@@ -69,6 +70,28 @@ export function addressType(host: Host, ip: IPAddress, device: string | undefine
   return 'UNICAST';
 }
 
+/**
+ * IPv6, as xt_addrtype's match_type6(): UNICAST, MULTICAST and UNSPEC are classes of the address
+ * that must all hold; LOCAL, ANYCAST and UNREACHABLE come from a route lookup, one must hold.
+ * So `LOCAL,UNICAST` means local and unicast (for IPv4: local or unicast).
+ */
+export function matchesAddressType6(host: Host, ip: IPAddress, device: string | undefined, types: ReadonlySet<AddressType>): boolean {
+  const multicast = isMulticast(ip);
+  const any = ip.value === 0n;
+  if (types.has('MULTICAST') && !multicast) return false;
+  if (types.has('UNICAST') && (multicast || any)) return false;
+  if (types.has('UNSPEC') && !any) return false;
+  if (!types.has('LOCAL') && !types.has('ANYCAST') && !types.has('UNREACHABLE')) return true;
+  const match = lookupRoute(host.routes, host.policyRules, ip);
+  const route = match && (!device || match.route.device === device || match.route.type === 'unicast' || match.route.type === 'unreachable') ? match.route : undefined;
+  if (types.has('UNREACHABLE') && (!route || route.type === 'unreachable' || route.type === 'prohibit' || route.type === 'blackhole')) return true;
+  if (types.has('LOCAL') && route?.type === 'local') return true;
+  if (types.has('ANYCAST') && route?.type === 'anycast') return true;
+  return false;
+}
+
+const UNSUPPORTED_V6: readonly AddressType[] = ['BROADCAST', 'BLACKHOLE', 'PROHIBIT', 'THROW', 'NAT', 'XRESOLVE'];
+
 function parseTypes(option: ParsedOption): Set<AddressType> {
   const types = new Set<AddressType>();
   for (const t of parseList(option.values[0]!, option.name)) {
@@ -100,14 +123,22 @@ export const addrtypeMatch: MatchModule = {
     }
     const srcTypes = src ? parseTypes(src) : undefined;
     const dstTypes = dst ? parseTypes(dst) : undefined;
+    if (info.family === 6) {
+      for (const t of [...(srcTypes ?? []), ...(dstTypes ?? [])]) {
+        if (UNSUPPORTED_V6.includes(t)) throw new OptionError(`address type ${t} cannot be matched for IPv6`);
+      }
+    }
+
     return {
       module: 'addrtype',
       text: optionsText(options),
       test(ctx: MatchContext) {
         const device = limitIn ? ctx.inInterface : limitOut ? ctx.outInterface : undefined;
         if ((limitIn || limitOut) && device === undefined) return false;
-        if (src && srcTypes && srcTypes.has(addressType(ctx.host, ctx.packet.source, device)) === src.negated) return false;
-        if (dst && dstTypes && dstTypes.has(addressType(ctx.host, ctx.packet.destination, device)) === dst.negated) return false;
+        const holds = (ip: IPAddress, types: ReadonlySet<AddressType>) =>
+          ip.family === 6 ? matchesAddressType6(ctx.host, ip, device, types) : types.has(addressType(ctx.host, ip, device));
+        if (src && srcTypes && holds(ctx.packet.source, srcTypes) === src.negated) return false;
+        if (dst && dstTypes && holds(ctx.packet.destination, dstTypes) === dst.negated) return false;
         return true;
       },
     };
