@@ -181,7 +181,15 @@ interface Service {
 const TARGET_PORTS = [80, 8080, 8081, 9000, 9001, 9002, 9003, 53];
 const MASQ_MARK = '0x4000';
 
-function kubeRuleset(rng: Rng, services: readonly Service[], opts: { clusterCidr: string; forwardDrop: boolean; randomFully: boolean; legacyNodePortChain: boolean }): Ruleset {
+function kubeRuleset(
+  rng: Rng,
+  services: readonly Service[],
+  opts: { clusterCidr: string; forwardDrop: boolean; randomFully: boolean; legacyNodePortChain: boolean; family?: 4 | 6 },
+): Ruleset {
+  const v6 = opts.family === 6;
+  const host = v6 ? '128' : '32';
+  const unreachable = v6 ? 'icmp6-port-unreachable' : 'icmp-port-unreachable';
+  const endpoint = (ep: { ip: string; port: number }) => (v6 ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`);
   const r = new Ruleset();
   for (const t of ['nat', 'filter'] as const) r.use(t);
   // nat
@@ -207,10 +215,13 @@ function kubeRuleset(rng: Rng, services: readonly Service[], opts: { clusterCidr
   r.add('filter', '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES');
   r.add('filter', '-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
   r.add('filter', '-A OUTPUT -j KUBE-FIREWALL');
-  r.add(
-    'filter',
-    '-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
-  );
+  // kube-proxy adds "block incoming localnet connections" for IPv4 only.
+  if (!v6) {
+    r.add(
+      'filter',
+      '-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
+    );
+  }
   r.add('filter', '-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP');
   r.add('filter', `-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j ACCEPT`);
   r.add('filter', '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT');
@@ -225,18 +236,18 @@ function kubeRuleset(rng: Rng, services: readonly Service[], opts: { clusterCidr
     const svcChain = `KUBE-SVC-${svc.id}`;
     const extChain = `KUBE-EXT-${svc.id}`;
     if (svc.endpoints.length === 0) {
-      r.add('filter', `-A KUBE-SERVICES -d ${svc.vip}/32 -p ${svc.proto} ${cmt} has no endpoints" -m ${svc.proto} --dport ${svc.port} -j REJECT --reject-with icmp-port-unreachable`);
+      r.add('filter', `-A KUBE-SERVICES -d ${svc.vip}/${host} -p ${svc.proto} ${cmt} has no endpoints" -m ${svc.proto} --dport ${svc.port} -j REJECT --reject-with ${unreachable}`);
       if (svc.nodePort) {
         r.add(
           'filter',
-          `-A KUBE-EXTERNAL-SERVICES -p ${svc.proto} ${cmt} has no endpoints" -m addrtype --dst-type LOCAL -m ${svc.proto} --dport ${svc.nodePort} -j REJECT --reject-with icmp-port-unreachable`,
+          `-A KUBE-EXTERNAL-SERVICES -p ${svc.proto} ${cmt} has no endpoints" -m addrtype --dst-type LOCAL -m ${svc.proto} --dport ${svc.nodePort} -j REJECT --reject-with ${unreachable}`,
         );
       }
       continue;
     }
     r.chain('nat', svcChain);
-    r.add('nat', `-A KUBE-SERVICES -d ${svc.vip}/32 -p ${svc.proto} ${cmt} cluster IP" -m ${svc.proto} --dport ${svc.port} -j ${svcChain}`);
-    r.add('nat', `-A ${svcChain} ! -s ${opts.clusterCidr} -d ${svc.vip}/32 -p ${svc.proto} ${cmt} cluster IP" -m ${svc.proto} --dport ${svc.port} -j KUBE-MARK-MASQ`);
+    r.add('nat', `-A KUBE-SERVICES -d ${svc.vip}/${host} -p ${svc.proto} ${cmt} cluster IP" -m ${svc.proto} --dport ${svc.port} -j ${svcChain}`);
+    r.add('nat', `-A ${svcChain} ! -s ${opts.clusterCidr} -d ${svc.vip}/${host} -p ${svc.proto} ${cmt} cluster IP" -m ${svc.proto} --dport ${svc.port} -j KUBE-MARK-MASQ`);
     if (svc.nodePort) {
       if (opts.legacyNodePortChain) {
         nodePortRules.push(`-A KUBE-NODEPORTS -p ${svc.proto} ${cmt}" -m ${svc.proto} --dport ${svc.nodePort} -j KUBE-MARK-MASQ`);
@@ -261,9 +272,9 @@ function kubeRuleset(rng: Rng, services: readonly Service[], opts: { clusterCidr
       const sep = `KUBE-SEP-${svc.id}${i}`;
       r.chain('nat', sep);
       const stat = i < n - 1 ? ` -m statistic --mode random --probability ${(1 / (n - i)).toFixed(10)}` : '';
-      r.add('nat', `-A ${svcChain} ${cmt} -> ${ep.ip}:${ep.port}"${stat} -j ${sep}`);
-      r.add('nat', `-A ${sep} -s ${ep.ip}/32 ${cmt}" -j KUBE-MARK-MASQ`);
-      r.add('nat', `-A ${sep} -p ${svc.proto} ${cmt}" -m ${svc.proto} -j DNAT --to-destination ${ep.ip}:${ep.port}`);
+      r.add('nat', `-A ${svcChain} ${cmt} -> ${endpoint(ep)}"${stat} -j ${sep}`);
+      r.add('nat', `-A ${sep} -s ${ep.ip}/${host} ${cmt}" -j KUBE-MARK-MASQ`);
+      r.add('nat', `-A ${sep} -p ${svc.proto} ${cmt}" -m ${svc.proto} -j DNAT --to-destination ${endpoint(ep)}`);
     });
   }
   for (const rule of nodePortRules) r.add('nat', rule);
@@ -1337,88 +1348,6 @@ function filterCase6(rng: Rng, index: number): DiffCase {
   };
 }
 
-/** kube-proxy's IPv6 rules (ip6tables): as {@link kubeRuleset}, with IPv6 addresses and ICMPv6 rejects. */
-function kubeRuleset6(rng: Rng, services: readonly Service[], opts: { clusterCidr: string; forwardDrop: boolean; randomFully: boolean; legacyNodePortChain: boolean }): Ruleset {
-  const r = new Ruleset();
-  for (const t of ['nat', 'filter'] as const) r.use(t);
-  for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']) r.chain('nat', c);
-  r.add('nat', '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
-  r.add('nat', '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
-  r.add('nat', '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING');
-  r.add('nat', `-A KUBE-MARK-MASQ -j MARK --or-mark ${MASQ_MARK}`);
-  r.add('nat', `-A KUBE-POSTROUTING -m mark ! --mark ${MASQ_MARK}/${MASQ_MARK} -j RETURN`);
-  r.add('nat', `-A KUBE-POSTROUTING -j MARK --xor-mark ${MASQ_MARK}`);
-  r.add(
-    'nat',
-    `-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE${opts.randomFully ? ' --random-fully' : ''}`,
-  );
-  for (const c of ['KUBE-FORWARD', 'KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FIREWALL', 'KUBE-NODEPORTS']) r.chain('filter', c);
-  if (opts.forwardDrop) r.policy('filter', 'FORWARD', 'DROP');
-  r.add('filter', '-A INPUT -m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS');
-  r.add('filter', '-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES');
-  r.add('filter', '-A INPUT -j KUBE-FIREWALL');
-  r.add('filter', '-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD');
-  r.add('filter', '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
-  r.add('filter', '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES');
-  r.add('filter', '-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
-  r.add('filter', '-A OUTPUT -j KUBE-FIREWALL');
-  // (No "block incoming localnet connections" rule: kube-proxy adds it for IPv4 only.)
-  r.add('filter', '-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP');
-  r.add('filter', `-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j ACCEPT`);
-  r.add('filter', '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT');
-  if (opts.forwardDrop && rng.chance(0.5)) r.add('filter', `-A FORWARD -s ${opts.clusterCidr} -m comment --comment "cni: pod traffic" -j ACCEPT`);
-
-  const nodePortRules: string[] = [];
-  for (const svc of services) {
-    const cmt = `-m comment --comment "${svc.name}`;
-    const svcChain = `KUBE-SVC-${svc.id}`;
-    const extChain = `KUBE-EXT-${svc.id}`;
-    if (svc.endpoints.length === 0) {
-      r.add('filter', `-A KUBE-SERVICES -d ${svc.vip}/128 -p ${svc.proto} ${cmt} has no endpoints" -m ${svc.proto} --dport ${svc.port} -j REJECT --reject-with icmp6-port-unreachable`);
-      if (svc.nodePort) {
-        r.add(
-          'filter',
-          `-A KUBE-EXTERNAL-SERVICES -p ${svc.proto} ${cmt} has no endpoints" -m addrtype --dst-type LOCAL -m ${svc.proto} --dport ${svc.nodePort} -j REJECT --reject-with icmp6-port-unreachable`,
-        );
-      }
-      continue;
-    }
-    r.chain('nat', svcChain);
-    r.add('nat', `-A KUBE-SERVICES -d ${svc.vip}/128 -p ${svc.proto} ${cmt} cluster IP" -m ${svc.proto} --dport ${svc.port} -j ${svcChain}`);
-    r.add('nat', `-A ${svcChain} ! -s ${opts.clusterCidr} -d ${svc.vip}/128 -p ${svc.proto} ${cmt} cluster IP" -m ${svc.proto} --dport ${svc.port} -j KUBE-MARK-MASQ`);
-    if (svc.nodePort) {
-      if (opts.legacyNodePortChain) {
-        nodePortRules.push(`-A KUBE-NODEPORTS -p ${svc.proto} ${cmt}" -m ${svc.proto} --dport ${svc.nodePort} -j KUBE-MARK-MASQ`);
-        nodePortRules.push(`-A KUBE-NODEPORTS -p ${svc.proto} ${cmt}" -m ${svc.proto} --dport ${svc.nodePort} -j ${svcChain}`);
-      } else {
-        r.chain('nat', extChain);
-        nodePortRules.push(`-A KUBE-NODEPORTS -p ${svc.proto} ${cmt}" -m ${svc.proto} --dport ${svc.nodePort} -j ${extChain}`);
-        if (svc.localPolicy) {
-          r.add('nat', `-A ${extChain} -s ${opts.clusterCidr} ${cmt}" -j ${svcChain}`);
-          r.add('nat', `-A ${extChain} -m comment --comment "masquerade LOCAL traffic for ${svc.name}" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`);
-          r.add('nat', `-A ${extChain} -m comment --comment "route LOCAL traffic for ${svc.name}" -m addrtype --src-type LOCAL -j ${svcChain}`);
-          r.add('nat', `-A ${extChain} -j KUBE-SEP-${svc.id}0`);
-        } else {
-          r.add('nat', `-A ${extChain} -m comment --comment "masquerade traffic for ${svc.name} external destinations" -j KUBE-MARK-MASQ`);
-          r.add('nat', `-A ${extChain} -j ${svcChain}`);
-        }
-      }
-    }
-    const n = svc.endpoints.length;
-    svc.endpoints.forEach((ep, i) => {
-      const sep = `KUBE-SEP-${svc.id}${i}`;
-      r.chain('nat', sep);
-      const stat = i < n - 1 ? ` -m statistic --mode random --probability ${(1 / (n - i)).toFixed(10)}` : '';
-      r.add('nat', `-A ${svcChain} ${cmt} -> [${ep.ip}]:${ep.port}"${stat} -j ${sep}`);
-      r.add('nat', `-A ${sep} -s ${ep.ip}/128 ${cmt}" -j KUBE-MARK-MASQ`);
-      r.add('nat', `-A ${sep} -p ${svc.proto} ${cmt}" -m ${svc.proto} -j DNAT --to-destination [${ep.ip}]:${ep.port}`);
-    });
-  }
-  for (const rule of nodePortRules) r.add('nat', rule);
-  r.add('nat', '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS');
-  return r;
-}
-
 function kubeCase6(rng: Rng, index: number): DiffCase {
   const from = rng.weighted<Probe['from']>([
     ['client', 7],
@@ -1455,7 +1384,7 @@ function kubeCase6(rng: Rng, index: number): DiffCase {
   }
   const clusterCidr = rng.pick(['fd00:10::/64', 'fd00:1::/64', 'fd00:1::2/128']);
   const randomFully = rng.chance(0.3);
-  const rs = kubeRuleset6(rng, services, { clusterCidr, forwardDrop: rng.chance(0.35), randomFully, legacyNodePortChain: rng.chance(0.25) });
+  const rs = kubeRuleset(rng, services, { clusterCidr, forwardDrop: rng.chance(0.35), randomFully, legacyNodePortChain: rng.chance(0.25), family: 6 });
 
   const svc = rng.pick(services);
   const src = from === 'client' ? rng.pick(CLIENT_V6) : from === 'server' ? rng.pick(SERVER_V6) : rng.pick(NODE6);
