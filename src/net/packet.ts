@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { formatEndpoint, type IPAddress, type IPFamily } from './ip.js';
+import type { IPAddress, IPFamily } from './ip.js';
 
 /** IANA protocol numbers of the transports kubepath names. */
 export const IPPROTO = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58, sctp: 132 } as const;
@@ -43,11 +43,6 @@ export function protocolName(proto: number): string {
   return NAMES.get(proto) ?? String(proto);
 }
 
-/** True for transports with ports. */
-export function hasPorts(proto: number): boolean {
-  return proto === IPPROTO.tcp || proto === IPPROTO.udp || proto === IPPROTO.sctp;
-}
-
 /** TCP header flags as in `--tcp-flags` (bit values of the TCP header). */
 export const TCP_FLAGS = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80 } as const;
 
@@ -72,21 +67,4 @@ export interface Packet extends FiveTuple {
   readonly icmpCode: number | undefined;
   /** Total length in bytes, when known. */
   readonly length: number | undefined;
-}
-
-/** The tuple of the reply direction: addresses and ports swapped. */
-export function reverseTuple(t: FiveTuple): FiveTuple {
-  return {
-    family: t.family,
-    protocol: t.protocol,
-    source: t.destination,
-    destination: t.source,
-    sourcePort: t.destinationPort,
-    destinationPort: t.sourcePort,
-  };
-}
-
-/** `tcp 10.0.0.2:40000 -> 172.30.0.41:80` */
-export function formatTuple(t: FiveTuple): string {
-  return `${protocolName(t.protocol)} ${formatEndpoint(t.source, t.sourcePort)} -> ${formatEndpoint(t.destination, t.destinationPort)}`;
 }

@@ -6,11 +6,10 @@
  *
  * @module
  */
-import { AddressError, formatNetwork, type IPFamily, type IPNetwork, parseNetwork, protocolNumber } from '../net/index.js';
+import { AddressError, type IPFamily, type IPNetwork, parseNetwork, protocolNumber } from '../net/index.js';
 import {
   BUILTIN_CHAINS,
   type Chain,
-  type HookName,
   type InterfaceMatch,
   type Match,
   type Negatable,
@@ -675,19 +674,4 @@ function finishTable(table: Table, lenient: boolean, fail: (line: number, detail
       }
     }
   }
-}
-
-/** Text of a rule's address condition, for traces: `! -s 10.0.0.0/8`. */
-export function addressText(flag: '-s' | '-d', cond: Negatable<import('../net/index.js').IPNetwork>): string {
-  return `${cond.negated ? '! ' : ''}${flag} ${formatNetwork(cond.value)}`;
-}
-
-/** The hooks whose built-in chain this is, if it is one. */
-export function hookOfChain(table: TableName, chain: string): HookName | undefined {
-  return (BUILTIN_CHAINS[table] as readonly string[]).includes(chain) ? (chain as HookName) : undefined;
-}
-
-/** Look a chain up. */
-export function chainOf(ruleset: Ruleset, table: TableName, name: string): Chain | undefined {
-  return ruleset.tables.get(table)?.chains.get(name);
 }
