@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { formatIP, tryParseIP } from '../../src/net/index.js';
 import {
   CLIENT_V4,
   CLIENT_V6,
@@ -519,55 +520,14 @@ function subtractCounters(after: SavedCounters, before: SavedCounters): SavedCou
 }
 
 /**
- * An address in canonical text: IPv6 as RFC 5952 (lower case, no leading zeros, the longest run
- * of two or more zero groups as `::`, the first one on a tie; IPv4-mapped as `::ffff:a.b.c.d`),
- * so that the lab's observations compare as strings with `formatIP`. IPv4 and anything that is
- * not an IPv6 address are returned unchanged.
+ * An address in canonical text (RFC 5952 for IPv6, via net/'s own parser and formatter), so the
+ * lab's observations compare as strings with `formatIP`. IPv4 and anything that is not an IPv6
+ * address are returned unchanged.
  */
 export function canonicalIP(text: string): string {
   if (!text.includes(':')) return text;
-  const halves = text.toLowerCase().split('::');
-  if (halves.length > 2) return text;
-  const part = (s: string): number[] | undefined => {
-    if (s === '') return [];
-    const out: number[] = [];
-    const items = s.split(':');
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(item);
-      if (v4 && i === items.length - 1) {
-        const o = v4.slice(1).map(Number);
-        if (o.some((x) => x > 255)) return undefined;
-        out.push((o[0]! << 8) | o[1]!, (o[2]! << 8) | o[3]!);
-      } else if (/^[0-9a-f]{1,4}$/.test(item)) out.push(parseInt(item, 16));
-      else return undefined;
-    }
-    return out;
-  };
-  const head = part(halves[0]!);
-  const tail = halves.length === 2 ? part(halves[1]!) : [];
-  if (!head || !tail) return text;
-  const missing = 8 - head.length - tail.length;
-  if ((halves.length === 2 && missing < 1) || (halves.length === 1 && missing !== 0)) return text;
-  const g = [...head, ...new Array<number>(Math.max(0, missing)).fill(0), ...tail];
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `::ffff:${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+  const ip = tryParseIP(text.toLowerCase());
+  return ip ? formatIP(ip) : text;
 }
 
 /** Parse `conntrack -L [-o extended]` output. */
