@@ -1,0 +1,88 @@
+/**
+ * The Cluster: what `load` makes of manifests and an Environment. Every object is validated and
+ * every field the cluster would have filled in (ClusterIPs, NodePorts, pod IPs, EndpointSlices)
+ * is filled, with an {@link Assumption} saying so. Compilers (kubeproxy/, cni/, ...) read only this.
+ *
+ * @module
+ */
+import type {
+  EndpointSlice,
+  IPFamily,
+  KubeProxyConfiguration,
+  Namespace,
+  Node,
+  Pod,
+  Service,
+} from './objects.js';
+
+/** Where a value came from: `file#document` and a field path, e.g. `svc.yaml#2 spec.ports[0].targetPort`. */
+export interface SourceRef {
+  /** File name as given (or `-` for stdin, `<environment>` for defaults). */
+  file: string;
+  /** 1-based document number within a multi-document YAML file or List. */
+  document: number;
+  /** Field path inside the object, e.g. `spec.clusterIP`; empty for the whole object. */
+  path: string;
+}
+
+/** A value the loader filled in the way the cluster would, reported so users see what was assumed. */
+export interface Assumption {
+  /** The object it concerns, `Kind ns/name` (or `Kind name` when cluster-scoped). */
+  object: string;
+  /** The field it filled, e.g. `spec.clusterIP`. */
+  field: string;
+  /** What was assumed, e.g. `10.96.0.10 (first free address of service CIDR 10.96.0.0/12)`. */
+  value: string;
+  source?: SourceRef;
+}
+
+/** An object that was read but is not a kind kubepath models. */
+export interface IgnoredObject {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  source: SourceRef;
+}
+
+/** A node as the compilers need it: name, addresses by family, pod CIDRs, zone, labels. */
+export interface ClusterNode {
+  name: string;
+  /** InternalIP addresses first, then ExternalIP, as the Node lists them. */
+  internalIPs: string[];
+  externalIPs: string[];
+  podCIDRs: string[];
+  zone?: string;
+  labels: Record<string, string>;
+  /** kube-proxy configuration for this node: cluster-wide settings with the node's overrides applied. */
+  kubeProxy: KubeProxyConfiguration;
+  object: Node;
+}
+
+/** A client outside the cluster the Environment names, e.g. `office: 203.0.113.7`. */
+export interface ExternalClient {
+  name: string;
+  address: string;
+}
+
+/** How pods reach each other between nodes. For now: routed, each node owning its podCIDR. */
+export interface PodNetwork {
+  type: 'routed';
+  /** Cluster-wide pod CIDRs (kube-proxy's clusterCIDR), one per family. */
+  cidrs: string[];
+}
+
+export interface Cluster {
+  namespaces: Namespace[];
+  nodes: ClusterNode[];
+  pods: Pod[];
+  services: Service[];
+  endpointSlices: EndpointSlice[];
+  /** Service CIDRs, one per family (`--service-cluster-ip-range`). */
+  serviceCIDRs: string[];
+  podNetwork: PodNetwork;
+  /** The families the cluster serves, in order of preference. */
+  ipFamilies: IPFamily[];
+  externalClients: ExternalClient[];
+  assumptions: Assumption[];
+  ignored: IgnoredObject[];
+}
