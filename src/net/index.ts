@@ -7,3 +7,4 @@ export * from './ip.js';
 export * from './cidr.js';
 export * from './packet.js';
 export * from './route.js';
+export * from './sloppy.js';
