@@ -21,3 +21,5 @@ export * from './proxier.js';
 export * from './ensured.js';
 export * from './loadable.js';
 export { probabilityText } from './probability.js';
+export * from './healthcheck.js';
+export * from './node.js';

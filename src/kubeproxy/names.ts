@@ -4,13 +4,13 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** The first 16 base32 characters of sha256(text): iptables chain names must stay under 29 characters. */
 export function hash16(text: string): string {
-  const bytes = createHash('sha256').update(text).digest();
+  const bytes = hash('sha256', text, 'buffer');
   let out = '';
   let buffer = 0;
   let bits = 0;

@@ -14,11 +14,13 @@ import type { EndpointSlice, Service } from '../cluster/objects.js';
 import { type ProxierConfig, nodePortAddresses, nodePortIPs } from './config.js';
 import { categorizeEndpoints, type EndpointInfo, endpointsOfSlices, sliceServiceName } from './endpoints.js';
 import { isServiceChain } from './names.js';
+import type { HealthCheckService } from './healthcheck.js';
 import { Probabilities } from './probability.js';
 import { servicePortsOf, type ServicePortInfo } from './service-port.js';
 import {
   chainLine,
   CT_STATE_INVALID_COUNTER,
+  endpointChainOf,
   KUBE_EXTERNAL_SERVICES,
   KUBE_FIREWALL,
   KUBE_FORWARD,
@@ -28,7 +30,6 @@ import {
   KUBE_PROXY_FIREWALL,
   KUBE_SERVICES,
   servicePortRules,
-  type ServicePortRules,
 } from './service-rules.js';
 
 /** Above this many endpoints in all, kube-proxy drops per-endpoint comments. */
@@ -58,8 +59,32 @@ export interface SyncResult {
 interface ServiceState {
   ports: ServicePortInfo[];
   endpoints: Map<string, EndpointInfo[]>;
-  /** Serialized ports and endpoints: a change that leaves them equal is not a change. */
-  fingerprint: string;
+  /** Serialized ports and endpoints, made when first needed: a change that leaves them equal is not a change. */
+  fingerprint?: string;
+}
+
+function fingerprintOf(st: ServiceState): string {
+  st.fingerprint ??= JSON.stringify(
+    [st.ports, [...st.endpoints].map(([k, v]) => [k, v.map((e) => [e, [...(e.zoneHints ?? [])], [...(e.nodeHints ?? [])]])])],
+    (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
+  );
+  return st.fingerprint;
+}
+
+/** A service port's rules, kept as text blocks so a sync joins blocks rather than lines. */
+interface CachedRules {
+  filterRules: number;
+  captureRules: number;
+  natRules: number;
+  activeChains: string[];
+  filterText: string;
+  captureText: string;
+  chainsText: string;
+  rulesText: string;
+}
+
+function block(lines: readonly string[]): string {
+  return lines.length === 0 ? '' : lines.join('\n') + '\n';
 }
 
 function serviceKey(namespace: string | undefined, name: string): string {
@@ -75,7 +100,8 @@ export class IptablesProxier {
   readonly #dirty = new Set<string>();
   /** Services whose ports or endpoints really changed since the last successful sync. */
   readonly #updated = new Set<string>();
-  readonly #rules = new Map<string, ServicePortRules>();
+  readonly #rules = new Map<string, CachedRules>();
+  readonly #endpointChains = new WeakMap<EndpointInfo, string>();
   readonly #probabilities = new Probabilities();
   #needFullSync = true;
   #largeClusterMode = false;
@@ -195,10 +221,10 @@ export class IptablesProxier {
     }
 
     const filterChains = [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL].map(chainLine);
-    const filterRules: string[] = [];
+    const filterHead: string[] = [];
     const natChains = [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ].map(chainLine);
     const mark = config.masqueradeMark;
-    const natRules = [
+    const natHead = [
       `-A ${KUBE_POSTROUTING} -m mark ! --mark ${mark}/${mark} -j RETURN`,
       // Clear the mark so a packet that traverses the stack again is not masqueraded twice.
       `-A ${KUBE_POSTROUTING} -j MARK --xor-mark ${mark}`,
@@ -209,18 +235,34 @@ export class IptablesProxier {
     if (!isIPv6 && config.localhostNodePorts) {
       // route_localnet opens a hole (issue 90259) that this rule closes.
       filterChains.push(chainLine(KUBE_FIREWALL));
-      filterRules.push(
+      filterHead.push(
         `-A ${KUBE_FIREWALL} -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
       );
     }
 
     const active = new Set<string>();
     let recomputed = 0;
-    const ctx = { config, largeClusterMode: large, probability: (n: number) => this.#probabilities.get(n) };
+    const ctx = {
+      config,
+      largeClusterMode: large,
+      probability: (n: number) => this.#probabilities.get(n),
+      endpointChain: (svc: ServicePortInfo, ep: EndpointInfo) => {
+        const known = this.#endpointChains.get(ep);
+        if (known !== undefined) return known;
+        const chain = endpointChainOf(svc, ep);
+        this.#endpointChains.set(ep, chain);
+        return chain;
+      },
+    };
+    const filterText: string[] = [];
+    const natChainsText: string[] = [];
+    const natRulesText: string[] = [];
+    let filterCount = 0;
+    let natCount = 0;
     for (const svc of ports) {
       const svcKey = serviceKey(svc.namespace, svc.name);
-      let rules = this.#rules.get(svc.key);
-      if (!rules) {
+      let cached = this.#rules.get(svc.key);
+      if (!cached) {
         const st = this.#state.get(svcKey)!;
         const eps = categorizeEndpoints(
           st.endpoints.get(svc.key) ?? [],
@@ -229,26 +271,42 @@ export class IptablesProxier {
           config.nodeLabels['topology.kubernetes.io/zone'] ?? '',
           config.featureGates.preferSameTrafficDistribution,
         );
-        rules = servicePortRules(svc, eps, ctx);
-        this.#rules.set(svc.key, rules);
+        const rules = servicePortRules(svc, eps, ctx);
+        cached = {
+          filterRules: rules.filterRules.length,
+          captureRules: rules.natCaptureRules.length,
+          natRules: rules.natRules.length,
+          activeChains: rules.activeChains,
+          filterText: block(rules.filterRules),
+          captureText: block(rules.natCaptureRules),
+          chainsText: block(rules.natChains),
+          rulesText: block(rules.natRules),
+        };
+        this.#rules.set(svc.key, cached);
         recomputed++;
       }
-      for (const l of rules.filterRules) filterRules.push(l);
-      for (const l of rules.natCaptureRules) natRules.push(l);
-      for (const c of rules.activeChains) active.add(c);
+      filterText.push(cached.filterText);
+      natRulesText.push(cached.captureText);
+      filterCount += cached.filterRules;
+      natCount += cached.captureRules;
+      for (const c of cached.activeChains) active.add(c);
       if (full || this.#updated.has(svcKey)) {
-        for (const l of rules.natChains) natChains.push(l);
-        for (const l of rules.natRules) natRules.push(l);
+        natChainsText.push(cached.chainsText);
+        natRulesText.push(cached.rulesText);
+        natCount += cached.natRules;
       }
     }
 
     // Delete chains no longer in use; large clusters do this at most once per sync period.
     const deletedChains: string[] = [];
+    const staleChains: string[] = [];
+    const filterRules: string[] = [];
+    const natRules: string[] = [];
     const existing = new Set([...this.#existingNatChains, ...active]);
     if (!large || this.#now - this.#lastCleanup > this.#syncPeriod) {
       for (const chain of [...this.#existingNatChains].sort()) {
         if (active.has(chain) || !isServiceChain(chain)) continue;
-        natChains.push(chainLine(chain));
+        staleChains.push(chainLine(chain));
         natRules.push(`-X ${chain}`);
         deletedChains.push(chain);
         existing.delete(chain);
@@ -281,7 +339,17 @@ export class IptablesProxier {
     filterRules.push(`-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`);
     filterRules.push(`-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
 
-    const restore = ['*filter', ...filterChains, ...filterRules, 'COMMIT', '*nat', ...natChains, ...natRules, 'COMMIT', ''].join('\n');
+    // kube-proxy's order: head lines, per-service blocks, then the tail rules written after the loop.
+    const restore =
+      block(['*filter', ...filterChains]) +
+      block(filterHead) +
+      filterText.join('') +
+      block([...filterRules, 'COMMIT', '*nat', ...natChains]) +
+      natChainsText.join('') +
+      block(staleChains) +
+      block(natHead) +
+      natRulesText.join('') +
+      block([...natRules, 'COMMIT']);
     this.#previousExisting = this.#existingNatChains;
     this.#existingNatChains = existing;
     this.#updated.clear();
@@ -294,9 +362,26 @@ export class IptablesProxier {
       servicePorts: ports.length,
       endpoints: totalEndpoints,
       recomputed,
-      filterRules: filterRules.length,
-      natRules: natRules.length - deletedChains.length,
+      filterRules: filterHead.length + filterCount + filterRules.length,
+      natRules: natHead.length + natCount + natRules.length - deletedChains.length,
     };
+  }
+
+  /**
+   * The health check listeners of this node after the last sync: one per Service with a
+   * healthCheckNodePort, counting distinct IPs of local ready endpoints over all its ports.
+   */
+  healthChecks(): HealthCheckService[] {
+    const out: HealthCheckService[] = [];
+    for (const [key, st] of [...this.#state].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const port = st.ports.find((p) => p.healthCheckNodePort !== 0)?.healthCheckNodePort;
+      if (port === undefined) continue;
+      const ips = new Set<string>();
+      for (const eps of st.endpoints.values()) for (const ep of eps) if (ep.isLocal && ep.ready) ips.add(ep.ip);
+      const [namespace, name] = key.split('/') as [string, string];
+      out.push({ namespace, name, port, localEndpoints: ips.size });
+    }
+    return out;
   }
 
   /** Recompute ports and endpoints of services whose objects changed; note which really changed. */
@@ -310,15 +395,12 @@ export class IptablesProxier {
         ? endpointsOfSlices(slices.values(), config.family, config.nodeName, config.featureGates.preferSameTrafficDistribution)
         : new Map<string, EndpointInfo[]>();
       const old = this.#state.get(key);
-      const fingerprint = JSON.stringify(
-        [ports, [...endpoints].map(([k, v]) => [k, v.map((e) => [e, [...(e.zoneHints ?? [])], [...(e.nodeHints ?? [])]])])],
-        (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
-      );
-      if (old?.fingerprint === fingerprint) continue;
+      const next: ServiceState = { ports, endpoints };
+      if (old && fingerprintOf(old) === fingerprintOf(next)) continue;
       for (const p of old?.ports ?? []) this.#rules.delete(p.key);
       for (const p of ports) this.#rules.delete(p.key);
       if (ports.length === 0 && endpoints.size === 0) this.#state.delete(key);
-      else this.#state.set(key, { ports, endpoints, fingerprint });
+      else this.#state.set(key, next);
       this.#updated.add(key);
     }
     this.#dirty.clear();

@@ -45,6 +45,8 @@ export interface ServicePortContext {
   /** More than 1000 endpoints in all: SVC→SEP and SEP rules lose their comments. */
   largeClusterMode: boolean;
   probability: (n: number) => string;
+  /** KUBE-SEP- name of an endpoint (cached: hashing is the costly part). */
+  endpointChain: (svc: ServicePortInfo, ep: EndpointInfo) => string;
 }
 
 export function chainLine(chain: string): string {
@@ -234,7 +236,7 @@ export function servicePortRules(svc: ServicePortInfo, eps: CategorizedEndpoints
 
   // One chain per endpoint: hairpin masquerade, affinity, DNAT.
   for (const ep of eps.allReachable) {
-    const chain = endpointChainOf(svc, ep);
+    const chain = ctx.endpointChain(svc, ep);
     natChains.push(chainLine(chain));
     out.activeChains.push(chain);
     const head = ctx.largeClusterMode ? `-A ${chain}` : `-A ${chain} -m comment --comment ${spn}`;
@@ -259,13 +261,13 @@ function writeServiceToEndpointRules(
   const comment = (ep: EndpointInfo) => (ctx.largeClusterMode ? '' : ` -m comment --comment "${svc.portName} -> ${ep.endpoint}"`);
   if (svc.sessionAffinityClientIP) {
     for (const ep of endpoints) {
-      const chain = endpointChainOf(svc, ep);
+      const chain = ctx.endpointChain(svc, ep);
       natRules.push(`-A ${svcChain}${comment(ep)} -m recent --name ${chain} --rcheck --seconds ${svc.stickyMaxAgeSeconds} --reap -j ${chain}`);
     }
   }
   const n = endpoints.length;
   endpoints.forEach((ep, i) => {
     const statistic = i < n - 1 ? ` -m statistic --mode random --probability ${ctx.probability(n - i)}` : '';
-    natRules.push(`-A ${svcChain}${comment(ep)}${statistic} -j ${endpointChainOf(svc, ep)}`);
+    natRules.push(`-A ${svcChain}${comment(ep)}${statistic} -j ${ctx.endpointChain(svc, ep)}`);
   });
 }
