@@ -69,8 +69,24 @@ function localDetector(kp: KubeProxyConfiguration, node: ClusterNode, cluster: C
   }
 }
 
+/** What the host kube-proxy runs on offers, which no manifest says. */
+export interface HostCapabilities {
+  /**
+   * kube-proxy could create its nfacct counters (netlink), so its rules carry `-m nfacct`.
+   * Default false: iptables-restore refuses those rules on a host without the counters.
+   */
+  nfacct?: boolean;
+  /** iptables supports `--random-fully` (1.6.2 and later). Default true. */
+  randomFully?: boolean;
+}
+
 /** The settings of the node's proxier for one family, and notes on what was chosen. */
-export function nodeProxierConfig(cluster: Cluster, nodeName: string, family: ProxyFamily): { config: ProxierConfig; notes: ProxierNote[] } {
+export function nodeProxierConfig(
+  cluster: Cluster,
+  nodeName: string,
+  family: ProxyFamily,
+  host: HostCapabilities = {},
+): { config: ProxierConfig; notes: ProxierNote[] } {
   const node = cluster.nodes.find((n) => n.name === nodeName);
   if (!node) throw new UnknownNodeError(nodeName, cluster.nodes.map((n) => n.name));
   const kp = node.kubeProxy;
@@ -93,12 +109,19 @@ export function nodeProxierConfig(cluster: Cluster, nodeName: string, family: Pr
     nodePortAddresses: npaGiven,
     interfaceAddresses: ['127.0.0.1/8', '::1/128', ...nodeIPs],
     conntrackTCPLiberal: kp.conntrack?.tcpBeLiberal ?? false,
+    nfacctCounters: { ctStateInvalidDroppedPkts: host.nfacct ?? false, localhostNodePortsAcceptedPkts: host.nfacct ?? false },
+    randomFully: host.randomFully ?? true,
     featureGates: {
       loadBalancerIPMode: kp.featureGates?.['LoadBalancerIPMode'] ?? true,
       preferSameTrafficDistribution: kp.featureGates?.['PreferSameTrafficDistribution'] ?? false,
     },
   });
-  notes.push({ setting: 'randomFully', value: String(config.randomFully), why: 'iptables 1.6.2 or later supports --random-fully' });
+  notes.push({ setting: 'randomFully', value: String(config.randomFully), why: 'assumed: iptables 1.6.2 or later supports --random-fully' });
+  notes.push({
+    setting: 'nfacct',
+    value: String(host.nfacct ?? false),
+    why: host.nfacct ? 'kube-proxy created its nfacct counters: rules carry -m nfacct' : 'assumed no nfacct counters, so the rules load on any host (the matches only count packets)',
+  });
   return { config, notes };
 }
 
@@ -124,8 +147,8 @@ export function nodeFamilies(cluster: Cluster, nodeName: string): ProxyFamily[] 
 }
 
 /** Compile the node's rules for a family: a fresh proxier, every object added, one sync. */
-export function compileNodeRules(cluster: Cluster, nodeName: string, family: ProxyFamily): NodeRules {
-  const { config, notes } = nodeProxierConfig(cluster, nodeName, family);
+export function compileNodeRules(cluster: Cluster, nodeName: string, family: ProxyFamily, host: HostCapabilities = {}): NodeRules {
+  const { config, notes } = nodeProxierConfig(cluster, nodeName, family, host);
   const proxier = new IptablesProxier(config);
   for (const svc of cluster.services) proxier.onServiceAdd(svc);
   for (const slice of cluster.endpointSlices) proxier.onEndpointSliceAdd(slice);

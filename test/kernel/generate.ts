@@ -29,7 +29,7 @@ export type Varies =
 
 export interface DiffCase {
   readonly name: string;
-  readonly group: 'kube' | 'random' | 'local' | 'statistic' | 'kube6' | 'filter6' | 'nat6' | 'local6' | 'edge6';
+  readonly group: 'kube' | 'random' | 'local' | 'statistic' | 'kube6' | 'filter6' | 'nat6' | 'local6' | 'edge6' | 'kubeproxy';
   /**
    * Full iptables-restore text (tables in the order raw, mangle, nat, filter). For IPv6 cases
    * (`family: 6`) empty tables: the rules under test are in {@link rules6}.
