@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, isUserError } from './errors.js';
 import { type NetfilterTraceFlags, runNetfilterTrace } from './netfilter-trace.js';
+import { type RulesFlags, runRules } from './rules.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -64,6 +65,28 @@ Example:
     )
     .action((flags: NetfilterTraceFlags) => {
       setExit(runNetfilterTrace(flags, io.stdout, io.stderr));
+    });
+
+  program
+    .command('rules')
+    .description("The iptables rules kube-proxy (iptables mode) writes on a node, as iptables-restore input that loads on an empty host")
+    .option('-f, --filename <path>', 'manifests: a YAML or JSON file, a directory (recursive) or - for stdin; repeat', collect)
+    .option('--node <name>', 'the node to compile the rules for')
+    .option('--family <family>', 'ipv4 or ipv6 (default: the first family of the node)')
+    .option('--nfacct', "kube-proxy's nfacct counters exist on the host (rules carry -m nfacct; the text then loads only where they exist)")
+    .option('--no-random-fully', 'iptables without --random-fully (before 1.6.2): MASQUERADE without it')
+    .option('--json', 'print the rule IR, settings and assumptions as JSON (docs/rules-json.md)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 rules written, 1 bad input (manifests, unknown node, flags).
+
+Example:
+  kubepath rules -f examples/cluster --node node-1 > node-1.rules
+  sudo ip netns exec kp-test iptables-restore < node-1.rules`,
+    )
+    .action((flags: RulesFlags & { filename?: string[] }) => {
+      setExit(runRules({ ...flags, file: flags.filename }, io.stdout));
     });
 
   return program;
