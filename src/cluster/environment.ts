@@ -106,6 +106,8 @@ export interface Settings {
   /** The cluster's families, primary first (the service CIDRs' order). */
   families: IPFamily[];
   serviceCIDRs: IPNetwork[];
+  /** True when the service CIDRs are kubepath's default, not given by the user. */
+  serviceCIDRsAssumed: boolean;
   podNetwork: PodNetwork;
   podCIDRs: IPNetwork[];
   /** True when the pod network is kubepath's default, not given by the user. */
@@ -188,6 +190,7 @@ export function resolveSettings(
   return {
     families,
     serviceCIDRs,
+    serviceCIDRsAssumed: !given.service,
     podNetwork: { type: 'routed', cidrs: podCIDRs.map(formatNetwork) },
     podCIDRs,
     podNetworkAssumed: !given.pod,
