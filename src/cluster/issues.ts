@@ -24,9 +24,9 @@ export class ClusterLoadError extends Error {
   }
 }
 
-/** True for a ClusterLoadError (also across copies of the module). */
+/** True for a ClusterLoadError. */
 export function isClusterLoadError(e: unknown): e is ClusterLoadError {
-  return e instanceof ClusterLoadError || (e instanceof Error && e.name === 'ClusterLoadError' && Array.isArray((e as ClusterLoadError).issues));
+  return e instanceof ClusterLoadError;
 }
 
 /** A field path below another: `spec` + `ports[0]` = `spec.ports[0]`; `` + `spec` = `spec`. */
