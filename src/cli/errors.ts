@@ -5,6 +5,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { isClusterLoadError } from '../cluster/index.js';
 import { AddressError } from '../net/index.js';
 import { ConntrackSyntaxError, HostSpecError, IpsetSyntaxError, RulesetSyntaxError } from '../netfilter/index.js';
 
@@ -24,7 +25,8 @@ export function isUserError(e: unknown): e is Error {
     e instanceof HostSpecError ||
     e instanceof IpsetSyntaxError ||
     e instanceof ConntrackSyntaxError ||
-    e instanceof AddressError
+    e instanceof AddressError ||
+    isClusterLoadError(e)
   );
 }
 

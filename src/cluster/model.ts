@@ -19,10 +19,21 @@ import type {
 export interface SourceRef {
   /** File name as given (or `-` for stdin, `<environment>` for defaults). */
   file: string;
-  /** 1-based document number within a multi-document YAML file or List. */
+  /**
+   * 1-based document number within a multi-document YAML file. Objects inside a `kind: List`
+   * share the List's document and have paths starting `items[N]`.
+   */
   document: number;
   /** Field path inside the object, e.g. `spec.clusterIP`; empty for the whole object. */
   path: string;
+  /** 1-based line in the file, when known (YAML syntax errors). */
+  line?: number;
+}
+
+/** Something wrong (an error) or odd (a warning) in what was loaded, and where. */
+export interface ClusterLoadIssue {
+  source: SourceRef;
+  message: string;
 }
 
 /** A value the loader filled in the way the cluster would, reported so users see what was assumed. */
@@ -85,4 +96,6 @@ export interface Cluster {
   externalClients: ExternalClient[];
   assumptions: Assumption[];
   ignored: IgnoredObject[];
+  /** Oddities that do not stop the load (e.g. a pod IP outside its node's podCIDR). Set by loadCluster. */
+  warnings?: ClusterLoadIssue[];
 }

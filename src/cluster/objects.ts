@@ -15,6 +15,17 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
   /** Set on objects being deleted (pods that are terminating). */
   deletionTimestamp?: string;
+  uid?: string;
+  /** The controller that owns the object (a ReplicaSet for a Deployment's pods, ...). */
+  ownerReferences?: OwnerReference[];
+}
+
+export interface OwnerReference {
+  apiVersion?: string;
+  kind: string;
+  name: string;
+  uid?: string;
+  controller?: boolean;
 }
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
@@ -61,6 +72,9 @@ export interface ServiceSpec {
   sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
   publishNotReadyAddresses?: boolean;
   trafficDistribution?: string;
+  /** LoadBalancer only: false leaves nodePorts unallocated (default true). */
+  allocateLoadBalancerNodePorts?: boolean;
+  loadBalancerClass?: string;
 }
 
 export interface Service {
@@ -139,6 +153,8 @@ export interface Container {
   name: string;
   image?: string;
   ports?: ContainerPort[];
+  /** `Always` on an init container makes it a sidecar, whose ports count like a container's. */
+  restartPolicy?: string;
 }
 
 export interface PodCondition {
@@ -146,11 +162,21 @@ export interface PodCondition {
   status: 'True' | 'False' | 'Unknown';
 }
 
+export interface PodSpec {
+  nodeName?: string;
+  hostNetwork?: boolean;
+  containers: Container[];
+  initContainers?: Container[];
+  /** With `subdomain` naming a headless Service, the pod's DNS name (StatefulSet pods have both). */
+  hostname?: string;
+  subdomain?: string;
+}
+
 export interface Pod {
   apiVersion?: string;
   kind?: 'Pod';
   metadata: ObjectMeta;
-  spec: { nodeName?: string; hostNetwork?: boolean; containers: Container[]; initContainers?: Container[] };
+  spec: PodSpec;
   status?: {
     phase?: string;
     podIP?: string;
@@ -164,6 +190,78 @@ export interface Namespace {
   apiVersion?: string;
   kind?: 'Namespace';
   metadata: ObjectMeta;
+}
+
+/** core/v1 Endpoints address (legacy; the loader converts Endpoints into EndpointSlices). */
+export interface EndpointAddress {
+  ip: string;
+  hostname?: string;
+  nodeName?: string;
+  targetRef?: { kind?: string; namespace?: string; name?: string; uid?: string };
+}
+
+/** core/v1 EndpointPort: unlike discovery's, `port` is required. */
+export interface CoreEndpointPort {
+  name?: string;
+  port: number;
+  protocol?: Protocol;
+  appProtocol?: string;
+}
+
+export interface EndpointSubset {
+  addresses?: EndpointAddress[];
+  notReadyAddresses?: EndpointAddress[];
+  ports?: CoreEndpointPort[];
+}
+
+/** core/v1 Endpoints, what clusters before EndpointSlices (and `kubectl get endpoints`) show. */
+export interface Endpoints {
+  apiVersion?: string;
+  kind?: 'Endpoints';
+  metadata: ObjectMeta;
+  subsets?: EndpointSubset[];
+}
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+/** A label selector as workloads write it (Services use a plain map instead). */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+export interface PodTemplateSpec {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: PodSpec;
+}
+
+export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'DaemonSet';
+
+/** apps/v1 Deployment, ReplicaSet, StatefulSet or DaemonSet: the fields that make pods. */
+export interface Workload {
+  apiVersion?: string;
+  kind: WorkloadKind;
+  metadata: ObjectMeta;
+  spec: {
+    /** Ignored for DaemonSets (one pod per node). Default 1. */
+    replicas?: number;
+    selector: LabelSelector;
+    template: PodTemplateSpec;
+    /** StatefulSet: the headless Service that gives its pods DNS names. */
+    serviceName?: string;
+  };
+}
+
+/** core/v1 ConfigMap; only kube-system/kube-proxy (`config.conf`) is read. */
+export interface ConfigMap {
+  apiVersion?: string;
+  kind?: 'ConfigMap';
+  metadata: ObjectMeta;
+  data?: Record<string, string>;
 }
 
 /** kube-proxy's local-traffic detector modes (`--detect-local-mode`). */

@@ -1,0 +1,215 @@
+/**
+ * `kubepath.dev/v1alpha1 Environment`: what manifests cannot say (docs/environment.md) — the
+ * service and pod networks, the nodes and their addresses when no Node objects are given,
+ * per-node kube-proxy overrides, named external clients — and the defaults used without one.
+ *
+ * @module
+ */
+import { formatNetwork, type IPNetwork, parseNetwork } from '../net/index.js';
+import type { ExternalClient, PodNetwork } from './model.js';
+import type { IPFamily, KubeProxyConfiguration } from './objects.js';
+import { Assumptions, DEFAULTS_SOURCE } from './assumptions.js';
+import { checkCIDR, compact, Fields } from './fields.js';
+import { duplicate, invalid, type Reporter } from './issues.js';
+import { decodeKubeProxyConfiguration } from './kube-proxy-config.js';
+import { nameProblem } from './names.js';
+
+export const ENVIRONMENT_API_VERSION = 'kubepath.dev/v1alpha1';
+
+/** A node as the Environment describes it: everything optional but the name. */
+export interface EnvironmentNode {
+  name: string;
+  internalIPs?: string[];
+  externalIPs?: string[];
+  podCIDRs?: string[];
+  /** Becomes the `topology.kubernetes.io/zone` label. */
+  zone?: string;
+  labels?: Record<string, string>;
+  unschedulable?: boolean;
+  /** This node's kube-proxy settings over the cluster-wide ones. */
+  kubeProxy?: KubeProxyConfiguration;
+}
+
+/** The Environment document (docs/environment.md). */
+export interface Environment {
+  apiVersion: typeof ENVIRONMENT_API_VERSION;
+  kind: 'Environment';
+  metadata?: { name?: string };
+  /** `--service-cluster-ip-range`: one CIDR per family, the first is the primary family. */
+  serviceCIDRs?: string[];
+  /** `--service-node-port-range`, `FROM-TO`. */
+  serviceNodePortRange?: string;
+  podNetwork?: {
+    type?: 'routed';
+    cidrs?: string[];
+    /** `--node-cidr-mask-size-ipv4` (24) and `-ipv6` (64): the size of each node's podCIDR. */
+    nodeCIDRMaskSizeIPv4?: number;
+    nodeCIDRMaskSizeIPv6?: number;
+  };
+  /** Where nodes without an InternalIP get one (first free address after the gateway, `.1`). */
+  nodeNetwork?: { cidrs?: string[] };
+  nodes?: EnvironmentNode[];
+  /** Cluster-wide kube-proxy settings, over the KubeProxyConfiguration or ConfigMap if one is given. */
+  kubeProxy?: KubeProxyConfiguration;
+  externalClients?: ExternalClient[];
+}
+
+function decodeEnvironmentNode(f: Fields): EnvironmentNode {
+  const name = f.string('name', { required: true }) ?? '';
+  const why = name ? nameProblem(name, 'dns1123Subdomain') : undefined;
+  if (why) f.report.error('name', invalid(name, why));
+  return compact({
+    name,
+    internalIPs: f.ips('internalIPs'),
+    externalIPs: f.ips('externalIPs'),
+    podCIDRs: f.cidrs('podCIDRs'),
+    zone: f.string('zone'),
+    labels: f.stringMap('labels'),
+    unschedulable: f.boolean('unschedulable'),
+    kubeProxy: f.object('kubeProxy', decodeKubeProxyConfiguration),
+  });
+}
+
+/** Read an Environment document's fields (apiVersion and kind are checked by the caller). */
+export function decodeEnvironment(f: Fields): Environment {
+  const env: Environment = compact({
+    apiVersion: ENVIRONMENT_API_VERSION,
+    kind: 'Environment' as const,
+    metadata: f.object('metadata', (m) => compact({ name: m.string('name') })),
+    serviceCIDRs: f.cidrs('serviceCIDRs'),
+    serviceNodePortRange: f.string('serviceNodePortRange'),
+    podNetwork: f.object('podNetwork', (p) =>
+      compact({
+        type: p.oneOf('type', ['routed'] as const),
+        cidrs: p.cidrs('cidrs'),
+        nodeCIDRMaskSizeIPv4: p.integer('nodeCIDRMaskSizeIPv4', { min: 1, max: 32 }),
+        nodeCIDRMaskSizeIPv6: p.integer('nodeCIDRMaskSizeIPv6', { min: 1, max: 128 }),
+      }),
+    ),
+    nodeNetwork: f.object('nodeNetwork', (n) => compact({ cidrs: n.cidrs('cidrs') })),
+    nodes: f.objects('nodes', decodeEnvironmentNode),
+    kubeProxy: f.object('kubeProxy', decodeKubeProxyConfiguration),
+    externalClients: f.objects('externalClients', (c) => ({
+      name: c.string('name', { required: true }) ?? '',
+      address: c.ip('address', { required: true }) ?? '',
+    })),
+  });
+  const seen = (key: 'nodes' | 'externalClients', names: string[]) =>
+    names.forEach((n, i) => names.indexOf(n) < i && f.report.error(`${key}[${i}].name`, duplicate(n)));
+  seen('nodes', (env.nodes ?? []).map((n) => n.name));
+  seen('externalClients', (env.externalClients ?? []).map((c) => c.name));
+  return env;
+}
+
+/** The settings of a load: the Environment's, or the defaults (each an assumption). */
+export interface Settings {
+  /** The cluster's families, primary first (the service CIDRs' order). */
+  families: IPFamily[];
+  serviceCIDRs: IPNetwork[];
+  /** True when the service CIDRs are kubepath's default, not given by the user. */
+  serviceCIDRsAssumed: boolean;
+  podNetwork: PodNetwork;
+  podCIDRs: IPNetwork[];
+  /** True when the pod network is kubepath's default, not given by the user. */
+  podNetworkAssumed: boolean;
+  nodeCIDRMaskSize: Record<IPFamily, number>;
+  nodeNetwork: IPNetwork[];
+  nodeNetworkAssumed: boolean;
+  nodePortRange: { base: number; max: number };
+  externalClients: ExternalClient[];
+}
+
+const DEFAULT_SERVICE_CIDR: Record<IPFamily, string> = { IPv4: '10.96.0.0/12', IPv6: 'fd00:10:96::/112' };
+const DEFAULT_POD_CIDR: Record<IPFamily, string> = { IPv4: '10.244.0.0/16', IPv6: 'fd00:10:244::/56' };
+const DEFAULT_NODE_CIDR: Record<IPFamily, string> = { IPv4: '192.168.0.0/24', IPv6: 'fd00:192:168::/64' };
+const DEFAULT_NODE_PORT_RANGE = '30000-32767';
+
+export function familyOf(net: IPNetwork): IPFamily {
+  return net.family === 4 ? 'IPv4' : 'IPv6';
+}
+
+/** Parse a list of CIDRs that must hold at most one per family; reports and returns the valid ones. */
+function perFamily(cidrs: readonly string[], report: Reporter): IPNetwork[] {
+  const nets: IPNetwork[] = [];
+  cidrs.forEach((text, i) => {
+    const net = checkCIDR(text, report.at(`[${i}]`));
+    if (!net) return;
+    if (nets.some((n) => n.family === net.family)) report.error(`[${i}]`, invalid(text, `may specify no more than one CIDR for each IP family`));
+    else nets.push(net);
+  });
+  if (cidrs.length > 2) report.error('', invalid(cidrs, 'may specify no more than two CIDRs (one per family)'));
+  return nets;
+}
+
+/**
+ * The settings from the Environment (if any), kube-proxy's clusterCIDR (as the pod network when the
+ * Environment does not give one), and defaults, each default recorded as an assumption.
+ */
+export function resolveSettings(
+  env: { value: Environment; report: Reporter } | undefined,
+  clusterCIDR: { value: string; report: Reporter } | undefined,
+  assumptions: Assumptions,
+  fallback: Reporter,
+): Settings {
+  const e = env?.value;
+  const envReport = env?.report ?? fallback;
+  const given = {
+    service: e?.serviceCIDRs ? perFamily(e.serviceCIDRs, envReport.at('serviceCIDRs')) : undefined,
+    pod: e?.podNetwork?.cidrs
+      ? perFamily(e.podNetwork.cidrs, envReport.at('podNetwork.cidrs'))
+      : clusterCIDR
+        ? perFamily(clusterCIDR.value.split(',').map((s) => s.trim()), clusterCIDR.report.at('clusterCIDR'))
+        : undefined,
+  };
+  const families: IPFamily[] = (given.service?.length ? given.service : given.pod?.length ? given.pod : undefined)?.map(familyOf) ?? ['IPv4'];
+  const defaulted = (field: string, table: Record<IPFamily, string>, why: string): IPNetwork[] => {
+    const cidrs = families.map((f) => table[f]);
+    assumptions.add('Environment', field, `${cidrs.join(', ')} (${why})`, DEFAULTS_SOURCE);
+    return cidrs.map((c) => parseNetwork(c));
+  };
+  const serviceCIDRs = given.service ?? defaulted('serviceCIDRs', DEFAULT_SERVICE_CIDR, "kubeadm's default --service-cluster-ip-range");
+  const podCIDRs = given.pod ?? defaulted('podNetwork.cidrs', DEFAULT_POD_CIDR, 'a routed pod network, as flannel configures by default');
+  if (given.pod && !e?.podNetwork?.cidrs) {
+    assumptions.add('Environment', 'podNetwork.cidrs', `${clusterCIDR!.value} (kube-proxy's clusterCIDR)`, clusterCIDR!.report.source);
+  }
+  const podFamilies = podCIDRs.map(familyOf).join(', ');
+  if (given.pod?.length && podFamilies !== families.join(', ')) {
+    const where = e?.podNetwork?.cidrs ? envReport.at('podNetwork.cidrs') : clusterCIDR!.report.at('clusterCIDR');
+    where.error('', `Invalid value: ${podFamilies}: the pod network must have the service CIDRs' IP families, in the same order (${families.join(', ')})`);
+  }
+  const nodePortRange = parseNodePortRange(e?.serviceNodePortRange, envReport.at('serviceNodePortRange'));
+  if (!e?.serviceNodePortRange) assumptions.add('Environment', 'serviceNodePortRange', `${DEFAULT_NODE_PORT_RANGE} (the API server's default --service-node-port-range)`, DEFAULTS_SOURCE);
+  const nodeNetwork = e?.nodeNetwork?.cidrs ? perFamily(e.nodeNetwork.cidrs, envReport.at('nodeNetwork.cidrs')) : families.map((f) => parseNetwork(DEFAULT_NODE_CIDR[f]));
+  const masks = { IPv4: e?.podNetwork?.nodeCIDRMaskSizeIPv4 ?? 24, IPv6: e?.podNetwork?.nodeCIDRMaskSizeIPv6 ?? 64 };
+  podCIDRs.forEach((net, i) => {
+    const size = masks[familyOf(net)];
+    if (net.prefixLength !== undefined && size < net.prefixLength) {
+      envReport.error(`podNetwork.nodeCIDRMaskSize${familyOf(net)}`, invalid(size, `must be at least the pod network's prefix length (${net.prefixLength} in podNetwork.cidrs[${i}])`));
+    }
+  });
+  return {
+    families,
+    serviceCIDRs,
+    serviceCIDRsAssumed: !given.service,
+    podNetwork: { type: 'routed', cidrs: podCIDRs.map(formatNetwork) },
+    podCIDRs,
+    podNetworkAssumed: !given.pod,
+    nodeCIDRMaskSize: masks,
+    nodeNetwork,
+    nodeNetworkAssumed: !e?.nodeNetwork?.cidrs,
+    nodePortRange,
+    externalClients: e?.externalClients ?? [],
+  };
+}
+
+/** `30000-32767` as the API server reads `--service-node-port-range`. */
+function parseNodePortRange(text: string | undefined, report: Reporter): { base: number; max: number } {
+  const m = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(text ?? DEFAULT_NODE_PORT_RANGE);
+  const base = Number(m?.[1]);
+  const max = Number(m?.[2]);
+  if (!m || base < 1 || max > 65535 || base > max) {
+    report.error('', invalid(text, 'must be a port range FROM-TO within 1-65535, e.g. 30000-32767'));
+    return { base: 30000, max: 32767 };
+  }
+  return { base, max };
+}
