@@ -41,16 +41,21 @@ function ruleIR(rules: NodeRules) {
   }));
 }
 
+/** Comment lines (iptables-restore skips them): what this is, and what was chosen or assumed. */
 function header(cluster: Cluster, rules: NodeRules, others: ProxyFamily[]): string {
   const lines = [
     `kube-proxy (iptables mode, v1.33 behaviour) rules for node ${rules.node}, ${rules.family}; written by kubepath`,
     `${rules.sync.servicePorts} service ports, ${rules.sync.endpoints} endpoints; ${rules.sync.filterRules} filter and ${rules.sync.natRules} nat rules from kube-proxy's sync, plus its ensured jumps`,
     ...(others.length > 0 ? [`this node also has ${others.join(', ')} rules: --family ${others[0]!.toLowerCase()}`] : []),
     ...rules.notes.map((n) => `${n.setting}=${n.value}: ${n.why}`),
-    ...cluster.assumptions.map((a) => `assumed ${a.object} ${a.field} = ${a.value}`),
     ...rules.healthChecks.map((h) => `health check ${h.namespace}/${h.name} on :${h.port} answers ${h.localEndpoints > 0 ? 200 : 503} (${h.localEndpoints} local endpoints)`),
+    ...(cluster.assumptions.length > 0 ? [`${cluster.assumptions.length} values were assumed the way the cluster would fill them; listed at the end`] : []),
   ];
   return lines.map((l) => `# ${l}\n`).join('');
+}
+
+function footer(cluster: Cluster): string {
+  return cluster.assumptions.map((a) => `# assumed ${a.object} ${a.field} = ${a.value}\n`).join('');
 }
 
 export function runRules(flags: RulesFlags, stdout: NodeJS.WritableStream): number {
@@ -87,6 +92,6 @@ export function runRules(flags: RulesFlags, stdout: NodeJS.WritableStream): numb
     stdout.write(JSON.stringify(out, null, 2) + '\n');
     return EXIT.ok;
   }
-  stdout.write(header(cluster, rules, families.filter((f) => f !== family)) + rules.loadable);
+  stdout.write(header(cluster, rules, families.filter((f) => f !== family)) + rules.loadable + footer(cluster));
   return EXIT.ok;
 }
