@@ -21,7 +21,7 @@ import type {
   ServiceSpec,
 } from './objects.js';
 import { checkInteger, checkIP, compact, Fields } from './fields.js';
-import { invalid, type Reporter } from './issues.js';
+import { invalid, type Reporter, unsupported } from './issues.js';
 import { nameProblem, portNameProblem } from './names.js';
 
 export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
@@ -106,7 +106,7 @@ function decodeServiceSpec(s: Fields): ServiceSpec {
     clusterIPs: s.strings('clusterIPs')?.map((ip, i) => clusterIP(ip, s.report.at(`clusterIPs[${i}]`))!),
     ipFamilies: s.list('ipFamilies', (v, r) => {
       if (v === 'IPv4' || v === 'IPv6') return v;
-      r.error('', `Unsupported value: ${JSON.stringify(v)}: supported values: "IPv4", "IPv6"`);
+      r.error('', unsupported(v, IP_FAMILIES));
       return undefined;
     }),
     ipFamilyPolicy: s.oneOf('ipFamilyPolicy', IP_FAMILY_POLICIES),
