@@ -187,6 +187,7 @@ export function resolveSettings(
     const size = masks[familyOf(net)];
     if (net.prefixLength !== undefined && size < net.prefixLength) {
       envReport.error(`podNetwork.nodeCIDRMaskSize${familyOf(net)}`, invalid(size, `must be at least the pod network's prefix length (${net.prefixLength} in podNetwork.cidrs[${i}])`));
+      masks[familyOf(net)] = net.prefixLength; // so that allocation reports nothing more about it
     }
   });
   return {

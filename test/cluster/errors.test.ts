@@ -269,3 +269,20 @@ test('warnings do not stop a load: pod IP outside its node podCIDR, a slice of a
     'f2.yaml#1 metadata.labels[kubernetes.io/service-name]: no Service default/gone was given; the slice is kept but nothing uses it',
   ]);
 });
+
+test('nodes: podCIDRs overlapping or two of one family; networks too small to allocate from', () => {
+  assert.deepEqual(
+    errorsOf([
+      'apiVersion: v1\nkind: Node\nmetadata: {name: a}\nspec: {podCIDRs: [10.244.0.0/24, 10.244.9.0/24]}\nstatus: {addresses: [{type: InternalIP, address: 10.0.0.1}]}\n',
+      'apiVersion: v1\nkind: Node\nmetadata: {name: b}\nspec: {podCIDR: 10.244.0.0/23}\nstatus: {addresses: [{type: InternalIP, address: 10.0.0.2}]}\n',
+      'apiVersion: kubepath.dev/v1alpha1\nkind: Environment\nnodeNetwork: {cidrs: [10.0.0.0/30]}\nnodes: [{name: c}, {name: d}]\n',
+    ]),
+    [
+      'f1.yaml#1 spec.podCIDRs[1]: Invalid value: "10.244.9.0/24": may specify no more than one CIDR for each IP family',
+      'f2.yaml#1 spec.podCIDRs[0]: Duplicate value: "10.244.0.0/23": overlaps the podCIDR of Node a',
+      // 10.0.0.2, the /30's one address after the gateway, is node b's.
+      'f3.yaml#1 nodes[0].internalIPs: cannot allocate an InternalIP: the node network 10.0.0.0/30 is full',
+      'f3.yaml#1 nodes[1].internalIPs: cannot allocate an InternalIP: the node network 10.0.0.0/30 is full',
+    ],
+  );
+});
