@@ -15,7 +15,6 @@ import type { IPFamily, IPFamilyPolicy, Service } from './objects.js';
 import { AddressPool } from './allocate.js';
 import { type Assumptions, objectName } from './assumptions.js';
 import { familyOf, type Settings } from './environment.js';
-import { ipProblem } from './fields.js';
 import { duplicate, forbidden, invalid } from './issues.js';
 import type { Item } from './nodes.js';
 
@@ -109,9 +108,7 @@ function check(item: Item<Service>, settings: Settings): Plan | undefined {
   const ips: IPAddress[] = [];
   if (!headless) {
     given.forEach((text, i) => {
-      const why = ipProblem(text);
-      if (why) return report.error(field(i), invalid(text, why));
-      const ip = tryParseIP(text)!;
+      const ip = tryParseIP(text)!; // checked when decoded
       if (ips.some((o) => o.family === ip.family)) return report.error(field(i), invalid(text, 'may specify no more than one IP for each IP family'));
       ips.push(ip);
     });

@@ -20,8 +20,8 @@ import type {
   ServicePort,
   ServiceSpec,
 } from './objects.js';
-import { checkInteger, compact, Fields } from './fields.js';
-import { invalid, type Reporter } from './issues.js';
+import { checkInteger, checkIP, compact, Fields } from './fields.js';
+import { invalid, type Reporter, unsupported } from './issues.js';
 import { nameProblem, portNameProblem } from './names.js';
 
 export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
@@ -91,16 +91,22 @@ function decodeIngress(f: Fields): LoadBalancerIngress {
   return compact({ ip: f.ip('ip'), hostname: f.string('hostname'), ipMode: f.oneOf('ipMode', ['VIP', 'Proxy'] as const) });
 }
 
+/** A ClusterIP: an address, `None` (headless) or empty (allocate one). */
+function clusterIP(text: string | undefined, report: Reporter): string | undefined {
+  if (text !== undefined && text !== '' && text !== 'None') checkIP(text, report);
+  return text;
+}
+
 function decodeServiceSpec(s: Fields): ServiceSpec {
   return compact({
     type: s.oneOf('type', SERVICE_TYPES),
     selector: s.stringMap('selector'),
     ports: s.objects('ports', decodeServicePort),
-    clusterIP: s.string('clusterIP'),
-    clusterIPs: s.strings('clusterIPs'),
+    clusterIP: clusterIP(s.string('clusterIP'), s.report.at('clusterIP')),
+    clusterIPs: s.strings('clusterIPs')?.map((ip, i) => clusterIP(ip, s.report.at(`clusterIPs[${i}]`))!),
     ipFamilies: s.list('ipFamilies', (v, r) => {
       if (v === 'IPv4' || v === 'IPv6') return v;
-      r.error('', `Unsupported value: ${JSON.stringify(v)}: supported values: "IPv4", "IPv6"`);
+      r.error('', unsupported(v, IP_FAMILIES));
       return undefined;
     }),
     ipFamilyPolicy: s.oneOf('ipFamilyPolicy', IP_FAMILY_POLICIES),

@@ -35,7 +35,8 @@ function decodeEndpoint(f: Fields, addressType: EndpointSlice['addressType'] | u
       }
       return v;
     }, { required: true }) ?? [];
-  if (addresses.length === 0 && f.has('addresses')) f.report.error('addresses', 'Required value: must contain at least 1 address');
+  const raw = f.raw('addresses');
+  if (Array.isArray(raw) && raw.length === 0) f.report.error('addresses', 'Required value: must contain at least 1 address');
   const named = (z: Fields) => ({ name: z.string('name', { required: true }) ?? '' });
   const hints = f.object('hints', (h) => compact({ forZones: h.objects('forZones', named), forNodes: h.objects('forNodes', named) }));
   return compact({

@@ -42,7 +42,8 @@ export function readObjects(sources: readonly ClusterSource[], issues: Issues): 
   const objects: RawObject[] = [];
   for (const { file, text } of sources) {
     const lineCounter = new LineCounter();
-    const docs = parseAllDocuments(text, { lineCounter, prettyErrors: true, schema: 'core' });
+    // `merge`: `<<: *anchor` merge keys, which kubectl's YAML reader accepts too.
+    const docs = parseAllDocuments(text, { lineCounter, prettyErrors: true, schema: 'core', merge: true });
     const list = Array.isArray(docs) ? docs : [docs];
     list.forEach((doc, i) => {
       const document = i + 1;

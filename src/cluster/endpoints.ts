@@ -11,7 +11,7 @@ import { type Assumptions, objectName } from './assumptions.js';
 import { byAddress, makeSlices } from './endpointslices.js';
 import type { Item } from './nodes.js';
 
-/** The mirroring controller's limit (`maxEndpointsPerSubset`... of the whole Endpoints). */
+/** The mirroring controller mirrors at most this many addresses of one Endpoints object. */
 const MAX_MIRRORED = 1000;
 
 function toEndpoint(a: EndpointAddress, ready: boolean): Endpoint {
@@ -32,17 +32,16 @@ export function convertEndpoints({ object: eps, report }: Item<Endpoints>, assum
       if (p.appProtocol !== undefined) port.appProtocol = p.appProtocol;
       return port;
     });
-    const all = [...(subset.addresses ?? []).map((a) => toEndpoint(a, true)), ...(subset.notReadyAddresses ?? []).map((a) => toEndpoint(a, false))].slice(0, budget);
+    const all = [...(subset.addresses ?? []).map((a) => toEndpoint(a, true)), ...(subset.notReadyAddresses ?? []).map((a) => toEndpoint(a, false))];
+    if (all.length > budget) report.warn('subsets', `more than ${MAX_MIRRORED} addresses: only the first ${MAX_MIRRORED} are mirrored, as the mirroring controller does`);
+    const mirrored = all.slice(0, Math.max(budget, 0));
     budget -= all.length;
     for (const [addressType, family] of [['IPv4', 4], ['IPv6', 6]] as const) {
-      const endpoints = all.filter((e) => tryParseIP(e.addresses[0]!)?.family === family).sort(byAddress);
+      const endpoints = mirrored.filter((e) => tryParseIP(e.addresses[0]!)?.family === family).sort(byAddress);
       if (endpoints.length === 0) continue;
       const group = { namespace: eps.metadata.namespace!, serviceName: eps.metadata.name, addressType, ports, endpoints };
       out.push(...makeSlices(group, 'endpointslicemirroring-controller.k8s.io', { kind: 'Endpoints', name: eps.metadata.name }));
     }
-  }
-  if (budget < 0 || (eps.subsets ?? []).reduce((n, s) => n + (s.addresses?.length ?? 0) + (s.notReadyAddresses?.length ?? 0), 0) > MAX_MIRRORED) {
-    report.warn('subsets', `more than ${MAX_MIRRORED} addresses: only the first ${MAX_MIRRORED} are mirrored, as the mirroring controller does`);
   }
   const names = out.map((s) => s.metadata.name).join(', ') || 'no slices (no addresses)';
   assumptions.add(objectName('Endpoints', eps.metadata), 'subsets', `converted into ${names}, as the EndpointSlice mirroring controller does`, report.source);

@@ -153,15 +153,17 @@ export function resolveSettings(
 ): Settings {
   const e = env?.value;
   const envReport = env?.report ?? fallback;
+  // Invalid CIDRs are reported here; with none valid left, the default stands in (the load fails anyway).
+  const valid = (nets: IPNetwork[] | undefined) => (nets?.length ? nets : undefined);
   const given = {
-    service: e?.serviceCIDRs ? perFamily(e.serviceCIDRs, envReport.at('serviceCIDRs')) : undefined,
-    pod: e?.podNetwork?.cidrs
-      ? perFamily(e.podNetwork.cidrs, envReport.at('podNetwork.cidrs'))
-      : clusterCIDR
-        ? perFamily(clusterCIDR.value.split(',').map((s) => s.trim()), clusterCIDR.report.at('clusterCIDR'))
-        : undefined,
+    service: valid(e?.serviceCIDRs && perFamily(e.serviceCIDRs, envReport.at('serviceCIDRs'))),
+    pod: valid(
+      e?.podNetwork?.cidrs
+        ? perFamily(e.podNetwork.cidrs, envReport.at('podNetwork.cidrs'))
+        : clusterCIDR && perFamily(clusterCIDR.value.split(',').map((s) => s.trim()), clusterCIDR.report.at('clusterCIDR')),
+    ),
   };
-  const families: IPFamily[] = (given.service?.length ? given.service : given.pod?.length ? given.pod : undefined)?.map(familyOf) ?? ['IPv4'];
+  const families: IPFamily[] = (given.service ?? given.pod)?.map(familyOf) ?? ['IPv4'];
   const defaulted = (field: string, table: Record<IPFamily, string>, why: string): IPNetwork[] => {
     const cidrs = families.map((f) => table[f]);
     assumptions.add('Environment', field, `${cidrs.join(', ')} (${why})`, DEFAULTS_SOURCE);
@@ -173,7 +175,7 @@ export function resolveSettings(
     assumptions.add('Environment', 'podNetwork.cidrs', `${clusterCIDR!.value} (kube-proxy's clusterCIDR)`, clusterCIDR!.report.source);
   }
   const podFamilies = podCIDRs.map(familyOf).join(', ');
-  if (given.pod?.length && podFamilies !== families.join(', ')) {
+  if (given.pod && podFamilies !== families.join(', ')) {
     const where = e?.podNetwork?.cidrs ? envReport.at('podNetwork.cidrs') : clusterCIDR!.report.at('clusterCIDR');
     where.error('', `Invalid value: ${podFamilies}: the pod network must have the service CIDRs' IP families, in the same order (${families.join(', ')})`);
   }
@@ -185,6 +187,7 @@ export function resolveSettings(
     const size = masks[familyOf(net)];
     if (net.prefixLength !== undefined && size < net.prefixLength) {
       envReport.error(`podNetwork.nodeCIDRMaskSize${familyOf(net)}`, invalid(size, `must be at least the pod network's prefix length (${net.prefixLength} in podNetwork.cidrs[${i}])`));
+      masks[familyOf(net)] = net.prefixLength; // so that allocation reports nothing more about it
     }
   });
   return {

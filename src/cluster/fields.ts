@@ -137,15 +137,6 @@ export class Fields {
     return out;
   }
 
-  /** A list of strings. */
-  strings(key: string, need?: Need): string[] | undefined {
-    return this.list(key, (v, r) => {
-      if (typeof v === 'string') return v;
-      r.error('', invalid(v, 'must be a string'));
-      return undefined;
-    }, need);
-  }
-
   /** A list; `item` reads each element (and reports its own issues). Invalid elements are left out. */
   list<T>(key: string, item: (value: unknown, report: Reporter, index: number) => T | undefined, need?: Need): T[] | undefined {
     const v = this.#get(key, need);
@@ -178,30 +169,48 @@ export class Fields {
     return f ? read(f) : undefined;
   }
 
+  /** A string that `check` accepts (it reports why not). */
+  #checked(key: string, check: Check, need?: Need): string | undefined {
+    const v = this.string(key, need);
+    return v !== undefined && check(v, this.report.at(key)) ? v : undefined;
+  }
+
+  /** A list of strings, each one that `check` accepts. */
+  #checkedList(key: string, check: Check | undefined, need?: Need): string[] | undefined {
+    return this.list(key, (v, r) => {
+      if (typeof v !== 'string') return r.error('', invalid(v, 'must be a string')), undefined;
+      return !check || check(v, r) ? v : undefined;
+    }, need);
+  }
+
+  /** A list of strings. */
+  strings(key: string, need?: Need): string[] | undefined {
+    return this.#checkedList(key, undefined, need);
+  }
+
   /** An IP address (strict: dotted-quad without leading zeros, or RFC 4291). */
   ip(key: string, need?: Need): string | undefined {
-    const v = this.string(key, need);
-    if (v === undefined) return undefined;
-    return checkIP(v, this.report.at(key)) ? v : undefined;
+    return this.#checked(key, checkIP, need);
   }
 
   /** A list of IP addresses. */
   ips(key: string): string[] | undefined {
-    return this.list(key, (v, r) => (typeof v === 'string' ? (checkIP(v, r) ? v : undefined) : (r.error('', invalid(v, 'must be a string')), undefined)));
+    return this.#checkedList(key, checkIP);
   }
 
   /** A CIDR (no host bits set). */
   cidr(key: string, need?: Need): string | undefined {
-    const v = this.string(key, need);
-    if (v === undefined) return undefined;
-    return checkCIDR(v, this.report.at(key)) ? v : undefined;
+    return this.#checked(key, checkCIDR, need);
   }
 
   /** A list of CIDRs. */
   cidrs(key: string): string[] | undefined {
-    return this.list(key, (v, r) => (typeof v === 'string' ? (checkCIDR(v, r) ? v : undefined) : (r.error('', invalid(v, 'must be a string')), undefined)));
+    return this.#checkedList(key, checkCIDR);
   }
 }
+
+/** Checks a string, reporting at `report` why it is not acceptable; truthy when it is. */
+type Check = (text: string, report: Reporter) => unknown;
 
 /** Check an integer value against an inclusive range, reporting at `report`. */
 export function checkInteger(v: unknown, report: Reporter, range?: { min?: number; max?: number }): number | undefined {

@@ -19,7 +19,7 @@ import { convertEndpoints } from './endpoints.js';
 import { checkEndpointSlice, deriveEndpointSlices } from './endpointslices.js';
 import { resolveSettings } from './environment.js';
 import { ClusterLoadError, duplicate, Issues } from './issues.js';
-import { applyKubeProxyDefaults, decodeKubeProxyConfigMap, kubeProxyProblems, mergeKubeProxy } from './kube-proxy-config.js';
+import { applyKubeProxyDefaults, decodeKubeProxyConfigMap, KUBE_PROXY_CONFIGMAP, kubeProxyProblems, mergeKubeProxy } from './kube-proxy-config.js';
 import { buildNodes, type Item } from './nodes.js';
 import { completePods } from './pods.js';
 import { assignNodePorts, checkService, defaultService } from './services.js';
@@ -49,6 +49,14 @@ class Catalog {
   }
   all(): readonly Decoded[] {
     return this.#all;
+  }
+  /**
+   * The first object of these kinds, errors or not: settings (Environment, kube-proxy's
+   * configuration) are used field by field, so one bad field does not hide the others' problems.
+   */
+  first<K extends Kind>(...kinds: K[]): Item<ObjectOf<K>> | undefined {
+    const d = this.#all.find((x) => (kinds as Kind[]).includes(x.kind));
+    return d && { object: d.object as ObjectOf<K>, report: d.report };
   }
 }
 
@@ -90,13 +98,17 @@ function checkDuplicates(all: readonly Decoded[]): void {
 function givenKubeProxy(catalog: Catalog, env: Item<ObjectOf<'Environment'>> | undefined): { config: KubeProxyConfiguration; given: boolean } {
   let config: KubeProxyConfiguration = {};
   let given = false;
-  for (const { object, report } of catalog.ok('KubeProxyConfiguration', 'ConfigMap')) {
+  const first = catalog.first('KubeProxyConfiguration', 'ConfigMap');
+  if (first) {
+    const { object, report } = first;
     const read: KubeProxyConfiguration | undefined = object.kind === 'ConfigMap' ? decodeKubeProxyConfigMap(object as ConfigMap, report) : (object as KubeProxyConfiguration);
-    if (!read) continue;
-    const { apiVersion: _a, kind: _k, ...fields } = read;
-    config = fields;
-    given = true;
-    for (const p of kubeProxyProblems(config)) (p.warning ? report.warn : report.error)(p.field, p.message);
+    if (read) {
+      const { apiVersion: _a, kind: _k, ...fields } = read;
+      config = fields;
+      given = true;
+      const at = object.kind === 'ConfigMap' ? report.at(`data[${KUBE_PROXY_CONFIGMAP.key}]`) : report;
+      for (const p of kubeProxyProblems(config)) (p.warning ? at.warn : at.error)(p.field, p.message);
+    }
   }
   if (env?.object.kubeProxy) {
     config = mergeKubeProxy(config, env.object.kubeProxy);
@@ -109,8 +121,8 @@ function givenKubeProxy(catalog: Catalog, env: Item<ObjectOf<'Environment'>> | u
 /** Where the cluster-wide clusterCIDR came from, to name in issues. */
 function clusterCIDRReport(catalog: Catalog, env: Item<ObjectOf<'Environment'>> | undefined) {
   if (env?.object.kubeProxy?.clusterCIDR) return env.report.at('kubeProxy');
-  const cfg = catalog.ok('KubeProxyConfiguration', 'ConfigMap')[0];
-  return cfg?.object.kind === 'ConfigMap' ? cfg.report.at('data[config.conf]') : cfg?.report;
+  const cfg = catalog.first('KubeProxyConfiguration', 'ConfigMap');
+  return cfg?.object.kind === 'ConfigMap' ? cfg.report.at(`data[${KUBE_PROXY_CONFIGMAP.key}]`) : cfg?.report;
 }
 
 /** Load a cluster from manifests. Throws {@link ClusterLoadError} with every issue when anything is wrong. */
@@ -129,7 +141,7 @@ export function loadCluster(sources: readonly ClusterSource[], options: LoadClus
   checkDuplicates(decoded);
 
   // The cluster's settings: Environment, kube-proxy's configuration, defaults.
-  const env = catalog.ok('Environment')[0];
+  const env = catalog.first('Environment');
   const kubeProxy = givenKubeProxy(catalog, env);
   const cidrReport = clusterCIDRReport(catalog, env);
   const settings = resolveSettings(

@@ -58,8 +58,9 @@ export interface IgnoredObject {
 /** A node as the compilers need it: name, addresses by family, pod CIDRs, zone, labels. */
 export interface ClusterNode {
   name: string;
-  /** InternalIP addresses first, then ExternalIP, as the Node lists them. */
+  /** The node's InternalIP addresses, in the order the Node lists them. */
   internalIPs: string[];
+  /** The node's ExternalIP addresses. */
   externalIPs: string[];
   podCIDRs: string[];
   zone?: string;

@@ -79,7 +79,8 @@ function nodeFrom(name: string): Node {
 /** Build the nodes; every problem goes to `inputs.issues`. */
 export function buildNodes(inputs: NodeInputs): ClusterNode[] {
   const { settings, assumptions } = inputs;
-  const entries: { node: Node; report: Reporter; env?: Item<EnvironmentNode> }[] = inputs.nodes.map((n) => ({ node: structuredClone(n.object), report: n.report }));
+  // `made`: the node comes from the Environment (or the default), so issues name its Environment fields.
+  const entries: { node: Node; report: Reporter; env?: Item<EnvironmentNode>; made?: boolean }[] = inputs.nodes.map((n) => ({ node: structuredClone(n.object), report: n.report }));
   for (const env of inputs.environmentNodes) {
     const given = entries.find((e) => e.node.metadata.name === env.object.name);
     if (given) {
@@ -88,11 +89,11 @@ export function buildNodes(inputs: NodeInputs): ClusterNode[] {
     } else {
       const node = nodeFrom(env.object.name);
       complete(node, env);
-      entries.push({ node, report: env.report, env });
+      entries.push({ node, report: env.report, env, made: true });
     }
   }
   if (entries.length === 0) {
-    entries.push({ node: nodeFrom('node-1'), report: inputs.issues.reporter(DEFAULTS_SOURCE) });
+    entries.push({ node: nodeFrom('node-1'), report: inputs.issues.reporter(DEFAULTS_SOURCE), made: true });
     assumptions.add('Environment', 'nodes', 'node-1 (no Node objects or Environment nodes were given: one node)', DEFAULTS_SOURCE);
   }
 
@@ -105,9 +106,12 @@ export function buildNodes(inputs: NodeInputs): ClusterNode[] {
       const ip = a.type === 'InternalIP' ? tryParseIP(a.address) : undefined;
       if (ip) ipPools.forEach((p) => p.contains(ip) && p.reserve(ip));
     }
+    const mine: IPNetwork[] = [];
     podCIDRsOf(node, report).forEach((text, i) => {
       const net = parseNetwork(text);
       const field = `spec.podCIDRs[${i}]`;
+      if (mine.some((m) => m.family === net.family)) return report.error(field, invalid(text, 'may specify no more than one CIDR for each IP family'));
+      mine.push(net);
       const clash = givenCIDRs.find((g) => overlaps(g.net, net));
       if (clash) report.error(field, duplicate(text, `overlaps the podCIDR of Node ${clash.owner}`));
       givenCIDRs.push({ net, owner: node.metadata.name });
@@ -120,19 +124,20 @@ export function buildNodes(inputs: NodeInputs): ClusterNode[] {
     });
   }
 
-  return entries.map(({ node, report, env }) => {
+  return entries.map(({ node, report, env, made }) => {
     const name = node.metadata.name;
     const object = objectName('Node', node.metadata);
     if (addressesOf(node, 'InternalIP').length === 0) {
       const addresses = ipPools.map((p) => p.next()).filter((ip) => ip !== undefined);
+      if (addresses.length < ipPools.length) report.error(made ? 'internalIPs' : 'status.addresses', `cannot allocate an InternalIP: the node network ${settings.nodeNetwork.map(formatNetwork).join(', ')} is full`);
       for (const ip of addresses) node.status = { ...node.status, addresses: [...(node.status?.addresses ?? []), { type: 'InternalIP', address: formatIP(ip) }] };
       const from = settings.nodeNetwork.map(formatNetwork).join(', ');
       assumptions.add(object, 'status.addresses', `InternalIP ${addresses.map(formatIP).join(', ')} (first free after the gateway in the node network ${from}${settings.nodeNetworkAssumed ? ', a default' : ''})`, report.source);
     }
     if (podCIDRsOf(node, report).length === 0) {
       const cidrs = subnetPools.map((p) => p.next()).filter((n) => n !== undefined).map(formatNetwork);
-      if (cidrs.length < subnetPools.length) report.error('spec.podCIDR', `cannot allocate a podCIDR: the pod network ${settings.podNetwork.cidrs.join(', ')} is full`);
-      node.spec = { ...node.spec, podCIDR: cidrs[0], podCIDRs: cidrs };
+      if (cidrs.length < subnetPools.length) report.error(made ? 'podCIDRs' : 'spec.podCIDR', `cannot allocate a podCIDR: the pod network ${settings.podNetwork.cidrs.join(', ')} is full`);
+      if (cidrs[0] !== undefined) node.spec = { ...node.spec, podCIDR: cidrs[0], podCIDRs: cidrs };
       assumptions.add(object, 'spec.podCIDRs', `${cidrs.join(', ')} (next free /${subnetPools.map((p) => p.prefixLength).join(', /')} of the pod network, as the node IPAM controller allocates)`, report.source);
     }
     const kubeProxy = mergeKubeProxy(inputs.kubeProxy, env?.object.kubeProxy);

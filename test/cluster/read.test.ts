@@ -11,6 +11,14 @@ test('multi-document YAML: every document is read, empty ones skipped', () => {
   assert.deepEqual(c.services.map((s) => s.metadata.name), ['a', 'b']);
 });
 
+test('YAML merge keys and anchors are read, as kubectl reads them', () => {
+  const c = load('apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports:\n    - &p {name: http, port: 80, targetPort: 8080}\n    - <<: *p\n      name: alt\n      port: 81\n');
+  assert.deepEqual(c.services[0]!.spec.ports, [
+    { name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' },
+    { name: 'alt', port: 81, targetPort: 8080, protocol: 'TCP' },
+  ]);
+});
+
 test('JSON is read like YAML', () => {
   const text = JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'j', namespace: 'x' }, spec: { ports: [{ port: 53, protocol: 'UDP' }] } });
   const c = loadCluster([{ file: 'svc.json', text }]);
