@@ -90,3 +90,42 @@ test('bad input: unknown node lists the nodes, a bad manifest names file, docume
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /-f\/--filename/);
 });
+
+test('dual-stack: --family ipv6 writes ip6tables text for the IPv6 ClusterIP and pod, and says the node has IPv4 rules too', () => {
+  const manifests = `apiVersion: kubepath.dev/v1alpha1
+kind: Environment
+metadata: {name: ds}
+serviceCIDRs: [10.96.0.0/16, "fd00:96::/112"]
+podNetwork: {type: routed, cidrs: [10.244.0.0/16, "fd00:244::/56"]}
+nodes:
+  - name: n1
+    internalIPs: [192.168.0.2, "2001:db8::2"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  type: NodePort
+  ipFamilyPolicy: RequireDualStack
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: default, labels: {app: web}}
+spec:
+  containers: [{name: web, ports: [{containerPort: 8080}]}]
+`;
+  const v6 = kubepath(['rules', '-f', '-', '--node', 'n1', '--family', 'ipv6'], manifests);
+  assert.equal(v6.code, 0, v6.stderr);
+  assert.match(v6.stdout, /^# this node also has IPv4 rules: --family ipv4$/m);
+  assert.match(v6.stdout, /-A KUBE-SEP-\S+ -m comment --comment default\/web:http -m tcp -p tcp -j DNAT --to-destination \[fd00:244::[0-9a-f:]+\]:8080/);
+  assert.match(v6.stdout, /! -s fd00:244::\/56 -j KUBE-MARK-MASQ/);
+  assert.match(v6.stdout, /--dst-type LOCAL ! -d ::1\/128 -j KUBE-NODEPORTS/, 'no localhost NodePorts on IPv6');
+  assert.doesNotMatch(v6.stdout, /127\.0\.0\.0\/8/);
+  assert.equal(parseRuleset(v6.stdout, { file: 'n1.rules6' }).family, 6);
+  const v4 = kubepath(['rules', '-f', '-', '--node', 'n1'], manifests);
+  assert.equal(v4.code, 0, v4.stderr);
+  assert.match(v4.stdout, /IPv4; written by kubepath/);
+  assert.match(v4.stdout, /--to-destination 10\.244\.\d+\.\d+:8080/);
+});
