@@ -3,9 +3,9 @@
  * endpoints, then recompile after one EndpointSlice change.
  * Targets: compile under 2 s; peak RSS under 1 GB; the recompile redoes one service, not all.
  */
-import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { median, runAsChild, runInChildren } from './runner.js';
 import type { EndpointSlice, Service } from '../src/cluster/objects.js';
 import { IptablesProxier, proxierConfig } from '../src/kubeproxy/index.js';
 
@@ -83,17 +83,8 @@ function runOnce(): RunResult {
   };
 }
 
-if (process.argv.includes('--child')) {
-  process.stdout.write(JSON.stringify(runOnce()));
-} else {
-  const runs: RunResult[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child'], { encoding: 'utf8', maxBuffer: 1 << 20 });
-    const r = JSON.parse(out) as RunResult;
-    runs.push(r);
-    console.log(`run ${i + 1}: compile ${r.compileMs.toFixed(0)} ms; recompile after one EndpointSlice change ${r.recompileMs.toFixed(0)} ms (${r.recomputed} service port recomputed); peak RSS ${r.peakRssMb.toFixed(0)} MB`);
-  }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+if (!runAsChild(runOnce)) {
+  const runs = runInChildren<RunResult>(fileURLToPath(import.meta.url), RUNS, (r) => `compile ${r.compileMs.toFixed(0)} ms; recompile after one EndpointSlice change ${r.recompileMs.toFixed(0)} ms (${r.recomputed} service port recomputed); peak RSS ${r.peakRssMb.toFixed(0)} MB`);
   const compile = median(runs.map((r) => r.compileMs));
   const recompile = median(runs.map((r) => r.recompileMs));
   const rss = Math.max(...runs.map((r) => r.peakRssMb));

@@ -2,9 +2,9 @@
  * `npm run bench`: a kube-proxy-shaped dump of 10,000 Services x 5 endpoints.
  * Targets: parse and index under 1 s; one trace under 1 ms median; peak RSS under 500 MB.
  */
-import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { median, runAsChild, runInChildren } from './runner.js';
 import { parseIP, type Packet } from '../src/net/index.js';
 import { buildHost, indexRuleset, parseRuleset, tracePacket } from '../src/netfilter/index.js';
 import { kubeProxyDump } from './kube-proxy-dump.js';
@@ -14,10 +14,6 @@ const ENDPOINTS = Number(process.env['BENCH_ENDPOINTS'] ?? 5);
 const TRACES = Number(process.env['BENCH_TRACES'] ?? 2_000);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 interface RunResult {
   rules: number;
@@ -80,16 +76,8 @@ function runOnce(): RunResult {
   };
 }
 
-if (process.argv.includes('--child')) {
-  process.stdout.write(JSON.stringify(runOnce()));
-} else {
-  const runs: RunResult[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child'], { encoding: 'utf8', maxBuffer: 1 << 20 });
-    const r = JSON.parse(out) as RunResult;
-    runs.push(r);
-    console.log(`run ${i + 1}: parse ${r.parseMs.toFixed(0)} ms + index ${r.indexMs.toFixed(0)} ms; trace median ${r.traceMedianMs.toFixed(3)} ms; peak RSS ${r.peakRssMb.toFixed(0)} MB`);
-  }
+if (!runAsChild(runOnce)) {
+  const runs = runInChildren<RunResult>(fileURLToPath(import.meta.url), RUNS, (r) => `parse ${r.parseMs.toFixed(0)} ms + index ${r.indexMs.toFixed(0)} ms; trace median ${r.traceMedianMs.toFixed(3)} ms; peak RSS ${r.peakRssMb.toFixed(0)} MB`);
   const first = runs[0]!;
   const parseIndex = median(runs.map((r) => r.parseMs + r.indexMs));
   const trace = median(runs.map((r) => r.traceMedianMs));
