@@ -151,6 +151,7 @@ export function deriveEndpointSlices(inputs: DeriveInputs): EndpointSlice[] {
       if (groups.size === 0) groups.set('', { ports: [], endpoints: [] });
       for (const { ports, endpoints } of groups.values()) {
         endpoints.sort(byAddress);
+        setTrafficDistributionHints(svc.spec.trafficDistribution, endpoints);
         made.push(...makeSlices({ namespace: ns, serviceName: svc.metadata.name, addressType, ports, endpoints }, 'endpointslice-controller.k8s.io', { kind: 'Service', name: svc.metadata.name }));
       }
     }
@@ -159,6 +160,19 @@ export function deriveEndpointSlices(inputs: DeriveInputs): EndpointSlice[] {
     out.push(...made);
   }
   return out;
+}
+
+/**
+ * Hints for `spec.trafficDistribution` (the controller's trafficdist heuristics): PreferClose and
+ * PreferSameZone hint each ready endpoint for its own zone, PreferSameNode for its node and zone.
+ * An endpoint without a zone gets none, so kube-proxy falls back to every endpoint.
+ */
+function setTrafficDistributionHints(mode: string | undefined, endpoints: Endpoint[]): void {
+  if (mode !== 'PreferClose' && mode !== 'PreferSameZone' && mode !== 'PreferSameNode') return;
+  for (const ep of endpoints) {
+    if (ep.conditions?.ready === false || !ep.zone) continue;
+    ep.hints = { forZones: [{ name: ep.zone }], ...(mode === 'PreferSameNode' && ep.nodeName ? { forNodes: [{ name: ep.nodeName }] } : {}) };
+  }
 }
 
 /** Checks on a given EndpointSlice that the API server or kube-proxy would make. */

@@ -129,3 +129,43 @@ spec:
   assert.match(v4.stdout, /IPv4; written by kubepath/);
   assert.match(v4.stdout, /--to-destination 10\.244\.\d+\.\d+:8080/);
 });
+
+test('trafficDistribution PreferClose: the controller hints each endpoint for its zone, so each node keeps to its own zone', () => {
+  const manifests = `apiVersion: kubepath.dev/v1alpha1
+kind: Environment
+metadata: {name: td}
+nodes:
+  - {name: n1, internalIPs: [192.168.0.2], zone: a}
+  - {name: n2, internalIPs: [192.168.0.3], zone: b}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, ports: [{containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  trafficDistribution: PreferClose
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+`;
+  const endpointsOn = (node: string) => {
+    const r = kubepath(['rules', '-f', '-', '--node', node], manifests);
+    assert.equal(r.code, 0, r.stderr);
+    return [...r.stdout.matchAll(/^-A KUBE-SVC-\S+ .*"default\/web:http -> (\S+)"/gm)].map((m) => m[1]);
+  };
+  const n1 = endpointsOn('n1');
+  const n2 = endpointsOn('n2');
+  assert.equal(n1.length, 1);
+  assert.equal(n2.length, 1);
+  assert.notEqual(n1[0], n2[0]);
+  const plain = kubepath(['rules', '-f', '-', '--node', 'n1'], manifests.replace('trafficDistribution: PreferClose', 'sessionAffinity: None'));
+  assert.equal([...plain.stdout.matchAll(/^-A KUBE-SVC-\S+ .*"default\/web:http -> /gm)].length, 2, 'without it, both endpoints');
+});
