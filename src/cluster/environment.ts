@@ -6,7 +6,7 @@
  * @module
  */
 import { formatNetwork, type IPNetwork, parseNetwork } from '../net/index.js';
-import type { ExternalClient, PodNetwork } from './model.js';
+import type { CloudLoadBalancer, ExternalClient, LoadBalancerDelivery, PodNetwork } from './model.js';
 import type { IPFamily, KubeProxyConfiguration } from './objects.js';
 import { Assumptions, DEFAULTS_SOURCE } from './assumptions.js';
 import { checkCIDR, compact, Fields } from './fields.js';
@@ -52,6 +52,8 @@ export interface Environment {
   /** Cluster-wide kube-proxy settings, over the KubeProxyConfiguration or ConfigMap if one is given. */
   kubeProxy?: KubeProxyConfiguration;
   externalClients?: ExternalClient[];
+  /** How the cloud's load balancers hand packets to nodes. */
+  loadBalancer?: { delivery?: LoadBalancerDelivery };
 }
 
 function decodeEnvironmentNode(f: Fields): EnvironmentNode {
@@ -89,6 +91,7 @@ export function decodeEnvironment(f: Fields): Environment {
     nodeNetwork: f.object('nodeNetwork', (n) => compact({ cidrs: n.cidrs('cidrs') })),
     nodes: f.objects('nodes', decodeEnvironmentNode),
     kubeProxy: f.object('kubeProxy', decodeKubeProxyConfiguration),
+    loadBalancer: f.object('loadBalancer', (l) => compact({ delivery: l.oneOf('delivery', ['VIP', 'NodePort'] as const) })),
     externalClients: f.objects('externalClients', (c) => ({
       name: c.string('name', { required: true }) ?? '',
       address: c.ip('address', { required: true }) ?? '',
@@ -117,6 +120,8 @@ export interface Settings {
   nodeNetworkAssumed: boolean;
   nodePortRange: { base: number; max: number };
   externalClients: ExternalClient[];
+  /** Given in the Environment; without it, a trace assumes NodePort delivery and says so. */
+  loadBalancer?: CloudLoadBalancer;
 }
 
 const DEFAULT_SERVICE_CIDR: Record<IPFamily, string> = { IPv4: '10.96.0.0/12', IPv6: 'fd00:10:96::/112' };
@@ -202,6 +207,7 @@ export function resolveSettings(
     nodeNetworkAssumed: !e?.nodeNetwork?.cidrs,
     nodePortRange,
     externalClients: e?.externalClients ?? [],
+    ...(e?.loadBalancer?.delivery ? { loadBalancer: { delivery: e.loadBalancer.delivery } } : {}),
   };
 }
 

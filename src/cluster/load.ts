@@ -200,6 +200,8 @@ export function loadCluster(sources: readonly ClusterSource[], options: LoadClus
     podNetwork: settings.podNetwork,
     ipFamilies: settings.families,
     externalClients: settings.externalClients,
+    nodeNetwork: settings.nodeNetwork.map(formatNetwork),
+    ...(settings.loadBalancer ? { loadBalancer: settings.loadBalancer } : {}),
     assumptions: assumptions.list,
     ignored,
     warnings: issues.warnings,

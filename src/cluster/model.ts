@@ -83,6 +83,14 @@ export interface PodNetwork {
   cidrs: string[];
 }
 
+/** How a cloud load balancer hands packets to nodes: with the LB IP as destination (GCP, UCloud ULB4), or to nodeIP:nodePort. */
+export type LoadBalancerDelivery = 'VIP' | 'NodePort';
+
+/** The cloud's L4 load balancers (passthrough: the client address is kept). */
+export interface CloudLoadBalancer {
+  delivery: LoadBalancerDelivery;
+}
+
 export interface Cluster {
   namespaces: Namespace[];
   nodes: ClusterNode[];
@@ -95,6 +103,9 @@ export interface Cluster {
   /** The families the cluster serves, in order of preference. */
   ipFamilies: IPFamily[];
   externalClients: ExternalClient[];
+  /** Networks the nodes' InternalIPs are in (given, or kubepath's default), one per family. */
+  nodeNetwork?: string[];
+  loadBalancer?: CloudLoadBalancer;
   assumptions: Assumption[];
   ignored: IgnoredObject[];
   /** Oddities that do not stop the load (e.g. a pod IP outside its node's podCIDR). Set by loadCluster. */
