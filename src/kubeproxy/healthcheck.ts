@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { EndpointSlice } from '../cluster/objects.js';
 
 /** One health check listener on a node. */
 export interface HealthCheckService {
@@ -45,4 +46,20 @@ export function healthCheckResponse(hc: HealthCheckService, proxyHealthy = true)
       '}',
     ].join('\n'),
   };
+}
+
+/**
+ * The local endpoint count kube-proxy's health check reports for a Service on a node: distinct
+ * IPs of ready endpoints on that node, over all the Service's slices of the family.
+ */
+export function localReadyEndpoints(slices: Iterable<EndpointSlice>, family: 'IPv4' | 'IPv6', nodeName: string): number {
+  const ips = new Set<string>();
+  for (const slice of slices) {
+    if (slice.addressType !== family) continue;
+    for (const ep of slice.endpoints ?? []) {
+      if (ep.nodeName !== nodeName || (ep.conditions?.ready ?? true) === false || !ep.addresses?.length) continue;
+      ips.add(ep.addresses[0]!);
+    }
+  }
+  return ips.size;
 }

@@ -1,0 +1,239 @@
+/**
+ * The cluster as a network of hosts: every node (node IPs on eth0, its podCIDR on the cni0
+ * bridge, routes to the other nodes' podCIDRs over the node network, kube-proxy's rules), every
+ * pod behind its node's bridge, a router between the node network and the internet, and the
+ * external clients. A routed pod network (host-gw style) until CNIs arrive; that is an assumption.
+ *
+ * @module
+ */
+import type { Cluster, ClusterNode } from '../cluster/index.js';
+import type { Pod } from '../cluster/objects.js';
+import { compileNodeRules, type HostCapabilities, type NodeRules, type ProxyFamily } from '../kubeproxy/index.js';
+import { Network, type NetworkHost } from '../linux/network.js';
+import {
+  familyBits,
+  formatIP,
+  formatNetwork,
+  type IPAddress,
+  type IPFamily,
+  type IPNetwork,
+  ipv4,
+  ipv6,
+  networkContains,
+  networkOf,
+  parseIP,
+  parseNetwork,
+  protocolNumber,
+  tryParseIP,
+} from '../net/index.js';
+import { buildHost, parseRuleset, type Ruleset } from '../netfilter/index.js';
+
+/** The built network and what it was built from. */
+export interface World {
+  readonly cluster: Cluster;
+  readonly network: Network;
+  /** Host id of a pod (`pod/NS/NAME`), or its node's for hostNetwork pods. */
+  readonly podHost: (namespace: string, name: string) => string | undefined;
+  /** The host that owns an address, if any (pods, nodes, clients). */
+  readonly owner: (ip: string) => string | undefined;
+  /** Add a client outside the cluster (on the internet side) if it is not there yet; returns its host id. */
+  readonly addClient: (name: string, address: string) => string;
+  /** kube-proxy's compiled rules of a node (compiled on first use). */
+  readonly nodeRules: (node: string, family: ProxyFamily) => NodeRules | undefined;
+  /** What was assumed to build the network. */
+  readonly assumptions: readonly string[];
+}
+
+const EMPTY: Record<IPFamily, Ruleset> = {
+  4: parseRuleset('', { file: '(no rules)', family: 4 }),
+  6: parseRuleset('', { file: '(no rules)', family: 6 }),
+};
+
+function familyName(f: IPFamily): ProxyFamily {
+  return f === 4 ? 'IPv4' : 'IPv6';
+}
+
+/** The smallest network holding every address (the nodes' link when the Environment names none that does). */
+function covering(ips: readonly IPAddress[]): IPNetwork {
+  const family = ips[0]!.family;
+  for (let len = familyBits(family) - 2; len >= 0; len--) {
+    const net = networkOf(ips[0]!, len);
+    if (ips.every((ip) => networkContains(net, ip))) return net;
+  }
+  return networkOf(ips[0]!, 0);
+}
+
+function addressAt(net: IPNetwork, offset: number | bigint): IPAddress {
+  return net.family === 4 ? ipv4((net.network.value as number) + Number(offset)) : ipv6((net.network.value as bigint) + BigInt(offset));
+}
+
+/** The first address of a network after `skip` that none of `used` holds. */
+function freeAddress(net: IPNetwork, used: ReadonlySet<string>): IPAddress {
+  for (let i = 1; i < 1 << 16; i++) {
+    const ip = addressAt(net, i);
+    if (!used.has(formatIP(ip))) return ip;
+  }
+  throw new Error(`no free address in ${formatNetwork(net)}`);
+}
+
+/** Build the network of a loaded cluster. */
+export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}): World {
+  const network = new Network();
+  const assumptions: string[] = [
+    'the pod network is routed: each node owns its podCIDR on a cni0 bridge, other nodes route to it via the node (host-gw style)',
+    'br_netfilter is on (bridge-nf-call-iptables=1): traffic between pods of one node passes the node\'s iptables, as kube-proxy requires',
+  ];
+  const owners = new Map<string, string>();
+  const nodeRulesCache = new Map<string, NodeRules | undefined>();
+  const nodeRules = (node: string, family: ProxyFamily): NodeRules | undefined => {
+    const key = `${node} ${family}`;
+    if (!nodeRulesCache.has(key)) {
+      const n = cluster.nodes.find((x) => x.name === node)!;
+      const has = [...n.internalIPs, ...n.externalIPs].some((ip) => (tryParseIP(ip)?.family === 4) === (family === 'IPv4'));
+      nodeRulesCache.set(key, has ? compileNodeRules(cluster, node, family, capabilities) : undefined);
+    }
+    return nodeRulesCache.get(key);
+  };
+  const rulesetCache = new Map<string, Ruleset>();
+  const nodeRuleset = (node: string, f: IPFamily): Ruleset => {
+    const key = `${node} ${f}`;
+    let r = rulesetCache.get(key);
+    if (!r) {
+      const compiled = nodeRules(node, familyName(f));
+      r = compiled ? parseRuleset(compiled.loadable, { file: `${node}.rules${f === 6 ? '6' : ''}`, family: f }) : EMPTY[f];
+      rulesetCache.set(key, r);
+    }
+    return r;
+  };
+
+  // The node network, per family: the Environment's if it holds the nodes, else the smallest one that does.
+  const nodeIPs = (f: IPFamily) => cluster.nodes.flatMap((n) => n.internalIPs.map((t) => tryParseIP(t)).filter((ip): ip is IPAddress => ip?.family === f));
+  const nodeNets = new Map<IPFamily, IPNetwork>();
+  for (const f of [4, 6] as IPFamily[]) {
+    const ips = nodeIPs(f);
+    if (ips.length === 0) continue;
+    const given = (cluster.nodeNetwork ?? []).map((c) => parseNetwork(c)).find((n) => n.family === f && ips.every((ip) => networkContains(n, ip)));
+    const net = given ?? covering(ips);
+    if (!given) assumptions.push(`the nodes share one link, ${formatNetwork(net)} (the smallest network holding their IPs)`);
+    nodeNets.set(f, net);
+  }
+  const used = new Set(cluster.nodes.flatMap((n) => n.internalIPs));
+  const routerIPs = [...nodeNets.values()].map((net) => freeAddress(net, used));
+
+  // Nodes.
+  const podGateways = new Map<string, IPAddress[]>();
+  for (const node of cluster.nodes) {
+    const eth0 = node.internalIPs.map((t) => {
+      const ip = parseIP(t);
+      const net = nodeNets.get(ip.family)!;
+      return `${t}/${net.prefixLength}`;
+    });
+    const gateways = node.podCIDRs.map((c) => addressAt(parseNetwork(c), 1));
+    podGateways.set(node.name, gateways);
+    const cni0 = node.podCIDRs.map((c, i) => `${formatIP(gateways[i]!)}/${parseNetwork(c).prefixLength}`);
+    const routes: string[] = [];
+    for (const other of cluster.nodes) {
+      if (other === node) continue;
+      for (const cidr of other.podCIDRs) {
+        const f = parseNetwork(cidr).family;
+        const via = other.internalIPs.find((ip) => parseIP(ip).family === f);
+        if (via) routes.push(`${cidr} via ${via} dev eth0`);
+      }
+    }
+    for (const r of routerIPs) routes.push(`default via ${formatIP(r)} dev eth0`);
+    const id = `node/${node.name}`;
+    network.addHost({
+      id,
+      kind: 'node',
+      host: buildHost({ interfaces: [{ name: 'eth0', addresses: eth0 }, ...(cni0.length ? [{ name: 'cni0', addresses: cni0 }] : [])], routes, ipForward: true }),
+      rules: (f) => nodeRuleset(node.name, f),
+    });
+    for (const ip of node.internalIPs) owners.set(ip, id);
+  }
+
+  // Pods behind their node's bridge; hostNetwork pods are their node.
+  const podHostIds = new Map<string, string>();
+  const bridges = new Map<string, { host: string; interface: string }[]>();
+  for (const pod of cluster.pods) {
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const nodeName = pod.spec.nodeName;
+    if (!nodeName) continue;
+    if (pod.spec.hostNetwork) {
+      podHostIds.set(key, `node/${nodeName}`);
+      continue;
+    }
+    const node = cluster.nodes.find((n) => n.name === nodeName);
+    const ips = (pod.status?.podIPs ?? []).map((p) => p.ip);
+    if (!node || ips.length === 0) continue;
+    const id = `pod/${key}`;
+    const addresses: string[] = [];
+    const routes: string[] = [];
+    for (const ip of ips) {
+      const parsed = parseIP(ip);
+      const cidr = node.podCIDRs.map((c) => parseNetwork(c)).find((n) => networkContains(n, parsed));
+      const gw = podGateways.get(node.name)!.find((g) => g.family === parsed.family);
+      addresses.push(`${ip}/${cidr?.prefixLength ?? familyBits(parsed.family)}`);
+      if (gw) routes.push(`default via ${formatIP(gw)} dev eth0`);
+      owners.set(ip, id);
+    }
+    network.addHost({ id, kind: 'pod', host: buildHost({ interfaces: [{ name: 'eth0', addresses }], routes, ipForward: false }), rules: (f) => EMPTY[f], ...listening(pod) });
+    podHostIds.set(key, id);
+    bridges.set(node.name, [...(bridges.get(node.name) ?? []), { host: id, interface: 'eth0' }]);
+  }
+  for (const node of cluster.nodes) {
+    network.addLink({ id: `cni0@${node.name}`, attachments: [{ host: `node/${node.name}`, interface: 'cni0' }, ...(bridges.get(node.name) ?? [])], bridge: `node/${node.name}` });
+  }
+
+  // The router: the nodes' gateway to the internet, where the clients are.
+  network.addHost({
+    id: 'router',
+    kind: 'router',
+    host: buildHost({
+      interfaces: [
+        { name: 'nodes', addresses: routerIPs.map((ip) => `${formatIP(ip)}/${nodeNets.get(ip.family)!.prefixLength}`) },
+        { name: 'internet', addresses: ['198.18.0.1/32'] },
+      ],
+      routes: ['default dev internet', ...(routerIPs.some((ip) => ip.family === 6) ? ['::/0 dev internet'] : [])],
+      ipForward: true,
+    }),
+    rules: (f) => EMPTY[f],
+  });
+  network.addLink({ id: 'node-network', attachments: [...cluster.nodes.map((n) => ({ host: `node/${n.name}`, interface: 'eth0' })), { host: 'router', interface: 'nodes' }] });
+  network.addLink({ id: 'internet', attachments: [{ host: 'router', interface: 'internet' }], proxyArp: 'router' });
+
+  const addClient = (name: string, address: string): string => {
+    const existing = owners.get(address);
+    if (existing) return existing;
+    const id = `client/${name}`;
+    const ip = parseIP(address);
+    network.addHost({
+      id,
+      kind: 'client',
+      host: buildHost({ interfaces: [{ name: 'eth0', addresses: [`${address}/${familyBits(ip.family)}`] }], routes: [ip.family === 4 ? 'default dev eth0' : '::/0 dev eth0'], ipForward: false }),
+      rules: (f) => EMPTY[f],
+    });
+    owners.set(address, id);
+    network.attach('internet', { host: id, interface: 'eth0' });
+    return id;
+  };
+  for (const c of cluster.externalClients) addClient(c.name, c.address);
+
+  return {
+    cluster,
+    network,
+    podHost: (ns, name) => podHostIds.get(`${ns}/${name}`),
+    owner: (ip) => owners.get(ip),
+    addClient,
+    nodeRules,
+    assumptions,
+  };
+}
+
+/** The pod's listeners: its declared container ports; a pod that declares none is taken to listen on any. */
+function listening(pod: Pod): Pick<NetworkHost, 'listens'> {
+  const ports = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])].flatMap((c) => c.ports ?? []);
+  if (ports.length === 0) return {};
+  return { listens: (protocol, port) => ports.some((p) => p.containerPort === port && protocolNumber((p.protocol ?? 'TCP').toLowerCase()) === protocol) };
+}
+
+export type { ClusterNode };
