@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { PatchError } from '../cluster/index.js';
+import { TraceArgumentError } from '../trace/plan.js';
 import { readFileSync } from 'node:fs';
 import { isClusterLoadError } from '../cluster/index.js';
 import { AddressError } from '../net/index.js';
@@ -26,7 +28,9 @@ export function isUserError(e: unknown): e is Error {
     e instanceof IpsetSyntaxError ||
     e instanceof ConntrackSyntaxError ||
     e instanceof AddressError ||
-    isClusterLoadError(e)
+    isClusterLoadError(e) ||
+    e instanceof PatchError ||
+    e instanceof TraceArgumentError
   );
 }
 

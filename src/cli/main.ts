@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT, isUserError } from './errors.js';
 import { type NetfilterTraceFlags, runNetfilterTrace } from './netfilter-trace.js';
 import { type RulesFlags, runRules } from './rules.js';
+import { runTrace, type TraceFlags } from './trace.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -65,6 +66,31 @@ Example:
     )
     .action((flags: NetfilterTraceFlags) => {
       setExit(runNetfilterTrace(flags, io.stdout, io.stderr));
+    });
+
+  program
+    .command('trace')
+    .description('One connection across the cluster, hop by hop: every rule and NAT on the way, each branch with its probability, and the client address the application sees')
+    .option('-f, --filename <path>', 'manifests: a YAML or JSON file, a directory (recursive) or - for stdin; repeat', collect)
+    .option('--from <client>', 'external:IP, pod/NS/NAME, node/NAME, or a client named in the Environment')
+    .option('--to <target>', 'svc/NS/NAME[:PORT], lb/NS/NAME[:PORT], nodeport/NODE/PORT, pod/NS/NAME:PORT or IP:PORT')
+    .option('--via <node>', 'node/NAME: the node an external client enters by (a NodePort), or the node the load balancer is made to pick')
+    .addOption(new Option('--proto <proto>', 'transport').default('tcp').choices(['tcp', 'udp', 'sctp']))
+    .option('--set <KIND/NS/NAME.PATH=VALUE>', "what-if: change a field before loading, e.g. 'svc/shop/web.spec.externalTrafficPolicy=Local'; repeat", collect)
+    .option('--round-trip', 'also trace each reply back to the client through conntrack')
+    .option('-v, --verbose', 'show every rule that matched, and the replies step by step')
+    .option('--json', 'print the journey as JSON (docs/trace-json.md)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 traced, 1 bad input (manifests, unknown names: the message lists what exists), 2 undetermined.
+
+Examples:
+  kubepath trace -f examples/seeds/03-nodeport-cluster --from external:104.132.1.79 --to nodeport/kubernetes-node-cx31/30080
+  kubepath trace -f examples/cluster --from office --to lb/ingress-nginx/ingress-nginx-controller --round-trip`,
+    )
+    .action((flags: TraceFlags) => {
+      setExit(runTrace(flags, io.stdout));
     });
 
   program

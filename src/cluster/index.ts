@@ -20,3 +20,4 @@ export { KUBE_PROXY_API_VERSION, KUBE_PROXY_CONFIGMAP } from './kube-proxy-confi
 export { MANAGED_BY_LABEL, MAX_ENDPOINTS_PER_SLICE, findPort, isPodReady } from './endpointslices.js';
 export { externallyAccessible, needsHealthCheck } from './services.js';
 export { matchesMap, matchesSelector } from './selectors.js';
+export { parsePatch, PatchError, type ObjectPatch } from './patches.js';

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { applyPatches, type ObjectPatch } from './patches.js';
 import { formatNetwork } from '../net/index.js';
 import type { Cluster, IgnoredObject } from './model.js';
 import type { ConfigMap, EndpointSlice, KubeProxyConfiguration, Namespace, ObjectMeta } from './objects.js';
@@ -30,6 +31,8 @@ export interface LoadClusterOptions {
   workloadPods?: boolean;
   /** Derive EndpointSlices for Services with a selector and no given slices or Endpoints (default true). */
   deriveEndpointSlices?: boolean;
+  /** What-if edits applied to the objects before anything is derived from them (`--set`). */
+  patches?: readonly ObjectPatch[];
 }
 
 type Kind = Decoded['kind'];
@@ -131,7 +134,9 @@ export function loadCluster(sources: readonly ClusterSource[], options: LoadClus
   const assumptions = new Assumptions();
   const ignored: IgnoredObject[] = [];
   const decoded: Decoded[] = [];
-  for (const raw of readObjects(sources, issues)) {
+  const raws = readObjects(sources, issues);
+  applyPatches(raws, options.patches ?? []);
+  for (const raw of raws) {
     const result = decodeObject(raw, issues);
     if (result && 'ignored' in result) ignored.push(result.ignored);
     else if (result) decoded.push(result.decoded);

@@ -42,6 +42,8 @@ export interface JourneyStep {
   after?: string;
   /** For LOAD_BALANCE and statistic branches: the probability of this branch at this point. */
   probability?: number;
+  /** For APPLY_HEALTH_CHECK: each node's answer. */
+  healthChecks?: { node: string; healthy: boolean; httpStatus?: number; localEndpoints?: number }[];
 }
 
 /** One host on the way, and the rewrites it made. */
@@ -76,6 +78,8 @@ export interface JourneyOutcome {
 export interface LoadBalancerTarget extends Omit<LoadBalancerInput, 'backends'> {
   service: string;
   backends: LoadBalancerInput['backends'];
+  /** `--via`: the load balancer is made to send to this node, healthy or not. */
+  forced?: string;
 }
 
 export interface JourneyInput {
@@ -191,15 +195,22 @@ function viaLoadBalancer(w: Walk, st: State, lb: LoadBalancerTarget, packet: Pac
   const choices = chooseBackends(lb);
   const steps: JourneyStep[] = [
     { state: 'ARRIVE_AT_LOAD_BALANCER', at, detail: `cloud L4 load balancer ${lb.vip}:${lb.port} (passthrough: the client address is kept; ${lb.delivery === 'VIP' ? 'delivers with the LB IP as destination' : 'delivers to nodeIP:nodePort'})` },
-    { state: 'APPLY_HEALTH_CHECK', at, detail: healthDetail(lb, choices) },
+    {
+      state: 'APPLY_HEALTH_CHECK',
+      at,
+      detail: healthDetail(lb, choices),
+      healthChecks: choices.map((c) => ({ node: c.node, healthy: c.healthy, ...(c.probe ? { httpStatus: c.probe.response.status, localEndpoints: Number(c.probe.response.headers['X-Load-Balancing-Endpoint-Weight']) } : {}) })),
+    },
   ];
-  const healthy = choices.filter((c) => c.healthy);
+  const forced = lb.forced ? choices.filter((c) => c.node === lb.forced).map((c) => ({ ...c, probability: 1 })) : undefined;
+  if (forced && forced.length > 0 && !forced[0]!.healthy) steps.push({ state: 'LOAD_BALANCE', at, detail: `--via ${lb.forced}: sent there although its health check fails (the load balancer would not)` });
+  const healthy = forced ?? choices.filter((c) => c.healthy);
   if (healthy.length === 0) return [end({ ...st, steps: [...st.steps, ...steps] }, 'drop', packet, 'the load balancer has no healthy node to send to', [{ state: 'DROP', at, detail: 'no healthy backend' }])];
   return healthy.flatMap((c) => {
     const dst = c.destination;
     const next: Packet = { ...packet, destination: parseAddress(dst.address), destinationPort: dst.port };
     const node = `node/${c.node}`;
-    const lbStep: JourneyStep = { state: 'LOAD_BALANCE', at, detail: `to ${c.node} (${dst.address}:${dst.port}), 1 of ${healthy.length} healthy nodes`, probability: c.probability, before: show(packet), after: show(next) };
+    const lbStep: JourneyStep = { state: 'LOAD_BALANCE', at, detail: forced ? `to ${c.node} (${dst.address}:${dst.port}), chosen by --via` : `to ${c.node} (${dst.address}:${dst.port}), 1 of ${healthy.length} healthy nodes`, probability: c.probability, before: show(packet), after: show(next) };
     return walk(w, {
       ...st,
       host: node,

@@ -106,7 +106,7 @@ function loadBalancerOf(world: World, svc: Service, port: ServicePort, vip: stri
   const local = svc.spec.externalTrafficPolicy === 'Local';
   const slices = world.cluster.endpointSlices.filter((s) => s.metadata.namespace === svc.metadata.namespace && s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name);
   const backends: LoadBalancerBackend[] = world.cluster.nodes
-    .filter((n) => (only === undefined || n.name === only) && n.labels['node.kubernetes.io/exclude-from-external-load-balancers'] === undefined)
+    .filter((n) => n.labels['node.kubernetes.io/exclude-from-external-load-balancers'] === undefined || n.name === only)
     .flatMap((n) => {
       const address = addressOf(n.internalIPs, family);
       if (!address) return [];
@@ -124,6 +124,7 @@ function loadBalancerOf(world: World, svc: Service, port: ServicePort, vip: stri
     healthCheckNodePort: svc.spec.healthCheckNodePort ?? 0,
     delivery,
     backends,
+    ...(only ? { forced: only } : {}),
   };
 }
 
@@ -173,6 +174,7 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
     const name = `${svc.metadata.namespace}/${svc.metadata.name}:${sp.name ?? sp.port}`;
     const vip = svc.status?.loadBalancer?.ingress?.find((i) => i.ip)?.ip;
     if (to.startsWith('lb/') || (external && svc.spec.type === 'LoadBalancer' && vip && !via)) {
+      if (!external) notes.push('from inside the cluster, kube-proxy on the client\'s node captures the load balancer IP itself (KUBE-SERVICES "loadbalancer IP"); the packet does not reach the cloud load balancer');
       if (svc.spec.type !== 'LoadBalancer' || !vip) throw new TraceArgumentError(`Service ${name} has no load balancer IP (type ${svc.spec.type ?? 'ClusterIP'}${svc.spec.type === 'LoadBalancer' ? ', status.loadBalancer.ingress is empty' : ''})`);
       destination = vip;
       port = sp.port;
@@ -198,6 +200,10 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
     port = Number(p);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TraceArgumentError(`--to ${to}: expected nodeport/NODE/PORT`);
     label = `nodeport/${n.name}/${port} (${destination}:${port})`;
+    for (const svc of world.cluster.services) {
+      const sp = svc.spec.ports?.find((x) => x.nodePort === port);
+      if (sp) service = { object: svc, port: sp };
+    }
   } else if (to.startsWith('pod/')) {
     const m = /^pod\/([^/]+)\/([^/:]+):(\d+)$/.exec(to);
     if (!m) throw new TraceArgumentError(`--to ${to}: expected pod/NS/NAME:PORT`);

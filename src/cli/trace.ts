@@ -1,0 +1,62 @@
+/**
+ * `kubepath trace`: one connection across the cluster, hop by hop, and what the application
+ * finally sees as the client address.
+ *
+ * @module
+ */
+import { loadCluster, parsePatch } from '../cluster/index.js';
+import { renderJourney } from '../report/journey.js';
+import { styleFor } from '../report/style.js';
+import { findingsOf, groupOutcomes } from '../trace/findings.js';
+import { traceJourney } from '../trace/journey.js';
+import { planJourney } from '../trace/plan.js';
+import { buildWorld } from '../trace/world.js';
+import { readClusterSources } from './cluster-input.js';
+import { EXIT, UserError } from './errors.js';
+
+export interface TraceFlags {
+  readonly filename?: string[];
+  readonly from?: string;
+  readonly to?: string;
+  readonly via?: string;
+  readonly proto: string;
+  readonly set?: string[];
+  readonly roundTrip?: boolean;
+  readonly verbose?: boolean;
+  readonly json?: boolean;
+}
+
+/** The JSON document's version: bump it when a field changes meaning (docs/trace-json.md). */
+export const TRACE_JSON_SCHEMA = 'kubepath.dev/trace/v1';
+
+export function runTrace(flags: TraceFlags, stdout: NodeJS.WritableStream & { isTTY?: boolean }): number {
+  if (!flags.filename || flags.filename.length === 0) throw new UserError('-f/--filename: give the manifests (files, directories or - for stdin)');
+  if (!flags.from) throw new UserError('--from: the client (external:IP, pod/NS/NAME, node/NAME or a client named in the Environment)');
+  if (!flags.to) throw new UserError('--to: the target (svc/NS/NAME[:PORT], lb/NS/NAME[:PORT], nodeport/NODE/PORT, pod/NS/NAME:PORT or IP:PORT)');
+  const patches = (flags.set ?? []).map(parsePatch);
+  const cluster = loadCluster(readClusterSources(flags.filename), { patches });
+  const world = buildWorld(cluster);
+  const plan = planJourney(world, { from: flags.from, to: flags.to, via: flags.via, proto: flags.proto, roundTrip: flags.roundTrip === true });
+  const outcomes = traceJourney(plan.input);
+  const client = plan.from.slice(plan.from.lastIndexOf('(') + 1, -1);
+  const groups = groupOutcomes(outcomes);
+  const findings = findingsOf(plan, outcomes, client);
+  const notes = [...plan.notes, ...patches.map((p) => `what-if: ${p.text}`)];
+  if (flags.json) {
+    const doc = {
+      schema: TRACE_JSON_SCHEMA,
+      from: plan.from,
+      to: plan.to,
+      protocol: flags.proto,
+      notes,
+      assumptions: [...world.assumptions, ...cluster.assumptions.map((a) => `${a.object} ${a.field} = ${a.value}`)],
+      outcomes,
+      groups,
+      findings,
+    };
+    stdout.write(JSON.stringify(doc, null, 2) + '\n');
+  } else {
+    stdout.write(renderJourney({ from: plan.from, to: plan.to, protocol: flags.proto, outcomes, groups, findings, notes }, styleFor(stdout), flags.verbose === true));
+  }
+  return outcomes.some((o) => o.disposition === 'undetermined') ? EXIT.undetermined : EXIT.ok;
+}

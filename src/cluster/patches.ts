@@ -1,0 +1,86 @@
+/**
+ * What-if edits: `svc/NS/NAME.spec.externalTrafficPolicy=Local` sets one field of one object
+ * before the load, so everything the cluster derives from it (health check ports, EndpointSlices,
+ * rules) follows. The value is read as YAML (`3`, `true`, `[a, b]`, `{k: v}` or a string).
+ *
+ * @module
+ */
+import { parse } from 'yaml';
+import type { RawObject } from './documents.js';
+
+/** One `--set`. */
+export interface ObjectPatch {
+  /** As given, for messages. */
+  text: string;
+  kind: string;
+  namespace: string | undefined;
+  name: string;
+  path: string[];
+  value: unknown;
+}
+
+const KINDS: Record<string, string> = {
+  svc: 'Service',
+  service: 'Service',
+  pod: 'Pod',
+  node: 'Node',
+  deploy: 'Deployment',
+  deployment: 'Deployment',
+  sts: 'StatefulSet',
+  statefulset: 'StatefulSet',
+  ds: 'DaemonSet',
+  daemonset: 'DaemonSet',
+  rs: 'ReplicaSet',
+  replicaset: 'ReplicaSet',
+  endpointslice: 'EndpointSlice',
+};
+
+/** A `--set` that cannot be understood or applied. */
+export class PatchError extends Error {
+  override readonly name = 'PatchError';
+}
+
+/** Parse `KIND/[NS/]NAME.FIELD.PATH=VALUE`. */
+export function parsePatch(text: string): ObjectPatch {
+  const m = /^([a-z]+)\/(?:([^/.=]+)\/)?([^/.=]+)\.([^=]+)=(.*)$/s.exec(text);
+  if (!m) throw new PatchError(`--set ${text}: expected KIND/NS/NAME.FIELD.PATH=VALUE, e.g. svc/shop/web.spec.externalTrafficPolicy=Local`);
+  const kind = KINDS[m[1]!];
+  if (!kind) throw new PatchError(`--set ${text}: unknown kind "${m[1]}"; one of ${Object.keys(KINDS).join(', ')}`);
+  const path = m[4]!.split('.');
+  if (path.some((p) => p === '')) throw new PatchError(`--set ${text}: empty field name in "${m[4]}"`);
+  let value: unknown;
+  try {
+    value = m[5] === '' ? '' : parse(m[5]!);
+  } catch {
+    value = m[5];
+  }
+  return { text, kind, namespace: kind === 'Node' ? undefined : (m[2] ?? 'default'), name: m[3]!, path, value };
+}
+
+function matches(raw: RawObject, p: ObjectPatch): boolean {
+  const v = raw.value as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+  if (!v || typeof v !== 'object' || v.kind !== p.kind || v.metadata?.name !== p.name) return false;
+  return p.namespace === undefined || (v.metadata?.namespace ?? 'default') === p.namespace;
+}
+
+/** Apply every patch to the raw objects; a patch that names no object is an error listing that kind's objects. */
+export function applyPatches(objects: RawObject[], patches: readonly ObjectPatch[]): void {
+  for (const p of patches) {
+    const target = objects.find((o) => matches(o, p));
+    if (!target) {
+      const names = objects
+        .map((o) => o.value as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } })
+        .filter((v) => v?.kind === p.kind)
+        .map((v) => `${v.metadata?.namespace ? `${String(v.metadata.namespace)}/` : ''}${String(v.metadata?.name)}`);
+      throw new PatchError(`--set ${p.text}: no ${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} in the manifests; ${p.kind}s: ${names.join(', ') || '(none)'}`);
+    }
+    let node = target.value as Record<string, unknown>;
+    for (const key of p.path.slice(0, -1)) {
+      const next = node[key];
+      if (next === undefined || next === null) node = node[key] = {};
+      else if (typeof next === 'object' && !Array.isArray(next)) node = next as Record<string, unknown>;
+      else throw new PatchError(`--set ${p.text}: ${key} is not an object`);
+    }
+    node[p.path[p.path.length - 1]!] = p.value;
+  }
+}
