@@ -8,6 +8,7 @@ import { EXIT, isUserError } from './errors.js';
 import { type NetfilterTraceFlags, runNetfilterTrace } from './netfilter-trace.js';
 import { type RulesFlags, runRules } from './rules.js';
 import { runTrace, type TraceFlags } from './trace.js';
+import { runDemo } from './demo.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -66,6 +67,14 @@ Example:
     )
     .action((flags: NetfilterTraceFlags) => {
       setExit(runNetfilterTrace(flags, io.stdout, io.stderr));
+    });
+
+  program
+    .command('demo')
+    .description("The seeds' scenarios (pod, ClusterIP, NodePort and LoadBalancer with externalTrafficPolicy Cluster and Local) on a built-in three-node cluster: what the app sees as the client address, and why")
+    .option('--json', 'print the scenarios and their outcomes as JSON')
+    .action((flags: { json?: boolean }) => {
+      setExit(runDemo(flags, io.stdout));
     });
 
   program

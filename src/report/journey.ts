@@ -55,6 +55,8 @@ export function renderJourney(r: JourneyReport, style: Style, verbose = false): 
     else out.push(`  ${style.red(o.disposition)}: ${o.reason}`);
     if (o.reply) {
       out.push(`  reply: ${o.reply.accepted ? style.green('accepted') : style.red('lost')}: ${o.reply.reason}`);
+      const w = o.reply.withoutSnat;
+      if (w) out.push(`  without the SNAT: ${w.accepted ? 'the reply would still be accepted' : style.red(`the reply would be lost: ${w.reason}`)}`);
       if (verbose) for (const s of o.reply.steps) {
         const line = stepLine(s, style, verbose);
         if (line) out.push(`  ${line}`);

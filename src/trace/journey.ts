@@ -57,6 +57,11 @@ export interface ReplyResult {
   accepted: boolean;
   reason: string;
   steps: JourneyStep[];
+  /**
+   * When a node on the way rewrote the source (SNAT/MASQUERADE): the same reply had it not,
+   * answering the client directly — why kube-proxy must SNAT traffic it sends to another node.
+   */
+  withoutSnat?: Omit<ReplyResult, 'withoutSnat'>;
 }
 
 export interface JourneyOutcome {
@@ -343,6 +348,16 @@ function replyOf(input: JourneyInput, o: JourneyOutcome): ReplyResult {
   const [src, sport] = splitEndpoint(o.packet.dst);
   const [dst, dport] = splitEndpoint(o.packet.src);
   const packet: Packet = { ...input.packet, source: parseAddress(src), sourcePort: sport, destination: parseAddress(dst), destinationPort: dport };
+  const reply = replyWalk(input, o.endpoint, packet, state);
+  const snatted = o.path.some((h) => h.at !== o.endpoint && h.nat.some((n) => n.startsWith('MASQUERADE') || n.startsWith('SNAT')));
+  if (!snatted) return reply;
+  // The same reply had the source not been rewritten: the endpoint answers the client directly.
+  const direct: Packet = { ...packet, destination: input.packet.source, destinationPort: input.packet.sourcePort };
+  const without = replyWalk(input, o.endpoint, direct, state);
+  return { ...reply, withoutSnat: { accepted: without.accepted, reason: without.reason, steps: without.steps } };
+}
+
+function replyWalk(input: JourneyInput, endpoint: string, packet: Packet, state: State): ReplyResult {
   const w: Walk = {
     network: input.network,
     loadBalancers: input.loadBalancers,
@@ -350,10 +365,10 @@ function replyOf(input: JourneyInput, o: JourneyOutcome): ReplyResult {
     origin: { client: input.from, destination: formatEndpoint(input.packet.destination, input.packet.destinationPort) },
   };
   const results = walk(w, {
-    host: o.endpoint,
+    host: endpoint,
     request: { packet, entry: { kind: 'local' } },
     probability: 1,
-    steps: [{ state: startState(input.network.host(o.endpoint)!.kind), at: o.endpoint, detail: `the reply: ${show(packet)}` }],
+    steps: [{ state: startState(input.network.host(endpoint)!.kind), at: endpoint, detail: `the reply: ${show(packet)}` }],
     path: [],
     hops: 0,
     tables: state.tables,
