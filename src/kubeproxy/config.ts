@@ -59,6 +59,11 @@ export interface ProxierConfig {
   /** iptables supports `--random-fully` (MASQUERADE gets it). */
   randomFully: boolean;
   featureGates: { loadBalancerIPMode: boolean; preferSameTrafficDistribution: boolean };
+  /**
+   * Large-cluster mode (no per-endpoint comments) as decided elsewhere: set when the proxier is
+   * fed only part of the cluster (a slice for one destination) and must write what the whole would.
+   */
+  largeClusterMode?: boolean;
 }
 
 /** `%#08x` as Go prints it: 0x and at least 8 hex digits. */

@@ -6,12 +6,12 @@
  * @module
  */
 import type { Cluster, ClusterNode } from '../cluster/model.js';
-import type { KubeProxyConfiguration } from '../cluster/objects.js';
+import type { EndpointSlice, KubeProxyConfiguration, Service } from '../cluster/objects.js';
 import { parseIPSloppy } from '../net/index.js';
 import { type LocalDetector, masqueradeMarkOf, nodePortAddresses, type ProxierConfig, proxierConfig } from './config.js';
 import type { HealthCheckService } from './healthcheck.js';
 import { loadableRules } from './loadable.js';
-import { IptablesProxier, type SyncResult } from './proxier.js';
+import { IptablesProxier, LARGE_CLUSTER_ENDPOINTS_THRESHOLD, type SyncResult } from './proxier.js';
 import type { ProxyFamily } from './service-port.js';
 
 /** A request for a node the cluster does not have. */
@@ -146,12 +146,24 @@ export function nodeFamilies(cluster: Cluster, nodeName: string): ProxyFamily[] 
   return cluster.ipFamilies.filter((f) => have.has(f));
 }
 
-/** Compile the node's rules for a family: a fresh proxier, every object added, one sync. */
-export function compileNodeRules(cluster: Cluster, nodeName: string, family: ProxyFamily, host: HostCapabilities = {}): NodeRules {
-  const { config, notes } = nodeProxierConfig(cluster, nodeName, family, host);
+/**
+ * Part of a cluster to compile: some Services and their slices, and the whole cluster's endpoint
+ * count (it decides large-cluster mode). The rules of other Services only match packets to their
+ * own addresses and ports, so for a packet to one of these the part behaves as the whole.
+ */
+export interface ClusterPart {
+  services: readonly Service[];
+  endpointSlices: readonly EndpointSlice[];
+  totalEndpoints: number;
+}
+
+/** Compile the node's rules for a family: a fresh proxier, every object (or those of `part`) added, one sync. */
+export function compileNodeRules(cluster: Cluster, nodeName: string, family: ProxyFamily, host: HostCapabilities = {}, part?: ClusterPart): NodeRules {
+  const { config: base, notes } = nodeProxierConfig(cluster, nodeName, family, host);
+  const config = part ? { ...base, largeClusterMode: part.totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD } : base;
   const proxier = new IptablesProxier(config);
-  for (const svc of cluster.services) proxier.onServiceAdd(svc);
-  for (const slice of cluster.endpointSlices) proxier.onEndpointSliceAdd(slice);
+  for (const svc of part?.services ?? cluster.services) proxier.onServiceAdd(svc);
+  for (const slice of part?.endpointSlices ?? cluster.endpointSlices) proxier.onEndpointSliceAdd(slice);
   const sync = proxier.sync();
   return { node: nodeName, family, config, notes, sync, loadable: loadableRules(sync.restore), healthChecks: proxier.healthChecks() };
 }

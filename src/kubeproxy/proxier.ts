@@ -214,7 +214,7 @@ export class IptablesProxier {
       }
     }
     ports.sort((a, b) => (a.portName < b.portName ? -1 : a.portName > b.portName ? 1 : a.protocol < b.protocol ? -1 : 1));
-    const large = totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
+    const large = config.largeClusterMode ?? totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
     if (large !== this.#largeClusterMode) {
       this.#largeClusterMode = large;
       this.#rules.clear();

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { formatIP, type IPAddress, type IPFamily } from '../net/index.js';
+import { formatIP, type IPAddress, type IPFamily, type Packet } from '../net/index.js';
 import { type Host, isLocalAddress, type Outcome, type Ruleset, type Trace, type TraceRequest, tracePacket } from '../netfilter/index.js';
 
 export type HostKind = 'node' | 'pod' | 'client' | 'router';
@@ -17,8 +17,11 @@ export interface NetworkHost {
   readonly id: string;
   readonly kind: HostKind;
   readonly host: Host;
-  /** The host's rules for a family (empty for hosts without any). Called when a packet first needs them. */
-  readonly rules: (family: IPFamily) => Ruleset;
+  /**
+   * The host's rules for a packet of a family (empty for hosts without any). Given the packet, a
+   * host may hand out only the part of its rules that can act on it (see trace/world.ts).
+   */
+  readonly rules: (family: IPFamily, packet: Packet) => Ruleset;
   /** Whether a process listens on the port (pods: their container ports). Undefined: assume it does. */
   readonly listens?: (protocol: number, port: number) => boolean;
 }
@@ -107,6 +110,6 @@ export class Network {
   hop(hostId: string, request: TraceRequest): Trace {
     const h = this.hosts.get(hostId);
     if (!h) throw new Error(`no host ${hostId}`);
-    return tracePacket(h.rules(request.packet.family), h.host, request);
+    return tracePacket(h.rules(request.packet.family, request.packet), h.host, request);
   }
 }

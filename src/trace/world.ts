@@ -8,7 +8,8 @@
  */
 import type { Cluster, ClusterNode } from '../cluster/index.js';
 import type { Pod } from '../cluster/objects.js';
-import { compileNodeRules, type HostCapabilities, type NodeRules, type ProxyFamily } from '../kubeproxy/index.js';
+import type { EndpointSlice, Service } from '../cluster/objects.js';
+import { type ClusterPart, clusterIPOfFamily, compileNodeRules, type HostCapabilities, type NodeRules, type ProxyFamily } from '../kubeproxy/index.js';
 import { Network, type NetworkHost } from '../linux/network.js';
 import {
   familyBits,
@@ -22,7 +23,9 @@ import {
   networkContains,
   networkOf,
   parseIP,
+  type Packet,
   parseNetwork,
+  protocolName,
   protocolNumber,
   tryParseIP,
 } from '../net/index.js';
@@ -94,12 +97,20 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     }
     return nodeRulesCache.get(key);
   };
+  // A packet meets only the rules of the Services whose addresses and ports it is sent to; the
+  // node's ruleset for it is compiled from those alone (and cached), so a trace through a large
+  // cluster compiles a few rules on the nodes it crosses instead of every Service on every node.
+  const destinations = destinationIndex(cluster);
   const rulesetCache = new Map<string, Ruleset>();
-  const nodeRuleset = (node: string, f: IPFamily): Ruleset => {
-    const key = `${node} ${f}`;
+  const nodeRuleset = (node: string, f: IPFamily, packet: Packet): Ruleset => {
+    const services = destinations.servicesFor(packet);
+    const key = `${node} ${f} ${services.map((x) => x.key).join(',')}`;
     let r = rulesetCache.get(key);
     if (!r) {
-      const compiled = nodeRules(node, familyName(f));
+      const n = cluster.nodes.find((x) => x.name === node)!;
+      const has = [...n.internalIPs, ...n.externalIPs].some((ip) => tryParseIP(ip)?.family === f);
+      const part: ClusterPart = { services: services.map((x) => x.service), endpointSlices: services.flatMap((x) => x.slices), totalEndpoints: destinations.totalEndpoints(f) };
+      const compiled = has ? compileNodeRules(cluster, node, familyName(f), capabilities, part) : undefined;
       r = compiled ? parseRuleset(compiled.loadable, { file: `${node}.rules${f === 6 ? '6' : ''}`, family: f }) : EMPTY[f];
       rulesetCache.set(key, r);
     }
@@ -146,7 +157,7 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
       id,
       kind: 'node',
       host: buildHost({ interfaces: [{ name: 'eth0', addresses: eth0 }, ...(cni0.length ? [{ name: 'cni0', addresses: cni0 }] : [])], routes, ipForward: true }),
-      rules: (f) => nodeRuleset(node.name, f),
+      rules: (f, packet) => nodeRuleset(node.name, f, packet),
     });
     for (const ip of node.internalIPs) owners.set(ip, id);
   }
@@ -226,6 +237,60 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     addClient,
     nodeRules,
     assumptions,
+  };
+}
+
+interface IndexedService {
+  key: string;
+  service: Service;
+  slices: EndpointSlice[];
+}
+
+/** Services by the destinations kube-proxy captures for them: VIP:port (ClusterIP, external, LB IPs) and node ports. */
+function destinationIndex(cluster: Cluster) {
+  const byAddress = new Map<string, IndexedService[]>();
+  const byPort = new Map<string, IndexedService[]>();
+  const add = (m: Map<string, IndexedService[]>, k: string, s: IndexedService) => {
+    const list = m.get(k) ?? [];
+    if (!list.includes(s)) list.push(s);
+    m.set(k, list);
+  };
+  const slices = new Map<string, EndpointSlice[]>();
+  for (const sl of cluster.endpointSlices) {
+    const key = `${sl.metadata.namespace}/${sl.metadata.labels?.['kubernetes.io/service-name'] ?? ''}`;
+    slices.set(key, [...(slices.get(key) ?? []), sl]);
+  }
+  for (const service of cluster.services) {
+    const key = `${service.metadata.namespace ?? 'default'}/${service.metadata.name}`;
+    const s: IndexedService = { key, service, slices: slices.get(key) ?? [] };
+    const ips = [clusterIPOfFamily(service, 'IPv4'), clusterIPOfFamily(service, 'IPv6'), ...(service.spec.externalIPs ?? []), ...(service.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '')]
+      .map((t) => tryParseIP(t))
+      .filter((ip): ip is IPAddress => ip !== undefined);
+    for (const p of service.spec.ports ?? []) {
+      const proto = (p.protocol ?? 'TCP').toLowerCase();
+      for (const ip of ips) add(byAddress, `${formatIP(ip)} ${p.port} ${proto}`, s);
+      if (p.nodePort) add(byPort, `${p.nodePort} ${proto}`, s);
+    }
+    if (service.spec.healthCheckNodePort) add(byPort, `${service.spec.healthCheckNodePort} tcp`, s);
+  }
+  const totals = new Map<IPFamily, number>();
+  return {
+    servicesFor(packet: Packet): IndexedService[] {
+      const proto = protocolName(packet.protocol);
+      const found = [...(byAddress.get(`${formatIP(packet.destination)} ${packet.destinationPort} ${proto}`) ?? []), ...(byPort.get(`${packet.destinationPort} ${proto}`) ?? [])];
+      return [...new Set(found)].sort((a, b) => (a.key < b.key ? -1 : 1));
+    },
+    /** Endpoints of the family over every service port (kube-proxy's count for large-cluster mode). */
+    totalEndpoints(f: IPFamily): number {
+      let t = totals.get(f);
+      if (t === undefined) {
+        t = 0;
+        const type = f === 4 ? 'IPv4' : 'IPv6';
+        for (const sl of cluster.endpointSlices) if (sl.addressType === type) t += (sl.endpoints?.length ?? 0) * Math.max(1, sl.ports?.length ?? 0);
+        totals.set(f, t);
+      }
+      return t;
+    },
   };
 }
 
