@@ -7,7 +7,7 @@
  * @module
  */
 import { formatIP, type IPAddress, type IPFamily, type Packet } from '../net/index.js';
-import { type Host, isLocalAddress, type Outcome, type Ruleset, type Trace, type TraceRequest, tracePacket } from '../netfilter/index.js';
+import { type Host, type Outcome, type Ruleset, type Trace, type TraceRequest, tracePacket } from '../netfilter/index.js';
 
 export type HostKind = 'node' | 'pod' | 'client' | 'router';
 
@@ -26,10 +26,12 @@ export interface NetworkHost {
   readonly listens?: (protocol: number, port: number) => boolean;
 }
 
-/** One end of a link: a host's interface. */
+/** One end of a link: a host's interface, and the addresses it answers ARP/NDP for. */
 export interface Attachment {
   readonly host: string;
   readonly interface: string;
+  /** Addresses of the interface (bare IPs, canonical text); neighbour resolution looks them up. */
+  readonly addresses: readonly string[];
 }
 
 /**
@@ -52,6 +54,14 @@ export class Network {
   readonly hosts = new Map<string, NetworkHost>();
   readonly links: Link[] = [];
   readonly #linkByEnd = new Map<string, Link>();
+  /** Per link: address → the attachment that owns it. */
+  readonly #owners = new Map<Link, Map<string, Attachment>>();
+
+  #index(link: Link, a: Attachment): void {
+    let m = this.#owners.get(link);
+    if (!m) this.#owners.set(link, (m = new Map()));
+    for (const ip of a.addresses) if (!m.has(ip)) m.set(ip, a);
+  }
 
   addHost(h: NetworkHost): void {
     if (this.hosts.has(h.id)) throw new Error(`host ${h.id} added twice`);
@@ -61,7 +71,10 @@ export class Network {
   addLink(link: Link): void {
     const own: Link = { ...link, attachments: [...link.attachments] };
     this.links.push(own);
-    for (const a of own.attachments) this.#linkByEnd.set(`${a.host} ${a.interface}`, own);
+    for (const a of own.attachments) {
+      this.#linkByEnd.set(`${a.host} ${a.interface}`, own);
+      this.#index(own, a);
+    }
   }
 
   /** Plug one more host interface into a link. */
@@ -70,6 +83,7 @@ export class Network {
     if (!link) throw new Error(`no link ${linkId}`);
     (link.attachments as Attachment[]).push(a);
     this.#linkByEnd.set(`${a.host} ${a.interface}`, link);
+    this.#index(link, a);
   }
 
   host(id: string): NetworkHost | undefined {
@@ -82,11 +96,8 @@ export class Network {
 
   /** The host on the link that owns an address (ARP/NDP), else the link's proxy-ARP router. */
   neighbour(link: Link, address: IPAddress, from: string): Attachment | undefined {
-    for (const a of link.attachments) {
-      if (a.host === from) continue;
-      const h = this.hosts.get(a.host);
-      if (h && isLocalAddress(h.host, address)) return a;
-    }
+    const a = this.#owners.get(link)?.get(formatIP(address));
+    if (a && a.host !== from) return a;
     return link.proxyArp && link.proxyArp !== from ? link.attachments.find((a) => a.host === link.proxyArp) : undefined;
   }
 

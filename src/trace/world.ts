@@ -10,7 +10,7 @@ import type { Cluster, ClusterNode } from '../cluster/index.js';
 import type { Pod } from '../cluster/objects.js';
 import type { EndpointSlice, Service } from '../cluster/objects.js';
 import { type ClusterPart, clusterIPOfFamily, compileNodeRules, type HostCapabilities, type NodeRules, type ProxyFamily } from '../kubeproxy/index.js';
-import { Network, type NetworkHost } from '../linux/network.js';
+import { type Attachment, Network, type NetworkHost } from '../linux/network.js';
 import {
   familyBits,
   formatIP,
@@ -29,7 +29,7 @@ import {
   protocolNumber,
   tryParseIP,
 } from '../net/index.js';
-import { buildHost, parseRuleset, type Ruleset } from '../netfilter/index.js';
+import { buildHost, type Host, parseRuleset, type Ruleset } from '../netfilter/index.js';
 
 /** The built network and what it was built from. */
 export interface World {
@@ -133,6 +133,7 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
 
   // Nodes.
   const podGateways = new Map<string, IPAddress[]>();
+  const nodeAddresses = new Map<string, { eth0: string[]; cni0: string[] }>();
   for (const node of cluster.nodes) {
     const eth0 = node.internalIPs.map((t) => {
       const ip = parseIP(t);
@@ -142,29 +143,29 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     const gateways = node.podCIDRs.map((c) => addressAt(parseNetwork(c), 1));
     podGateways.set(node.name, gateways);
     const cni0 = node.podCIDRs.map((c, i) => `${formatIP(gateways[i]!)}/${parseNetwork(c).prefixLength}`);
-    const routes: string[] = [];
-    for (const other of cluster.nodes) {
-      if (other === node) continue;
-      for (const cidr of other.podCIDRs) {
-        const f = parseNetwork(cidr).family;
-        const via = other.internalIPs.find((ip) => parseIP(ip).family === f);
-        if (via) routes.push(`${cidr} via ${via} dev eth0`);
-      }
-    }
-    for (const r of routerIPs) routes.push(`default via ${formatIP(r)} dev eth0`);
     const id = `node/${node.name}`;
-    network.addHost({
-      id,
-      kind: 'node',
-      host: buildHost({ interfaces: [{ name: 'eth0', addresses: eth0 }, ...(cni0.length ? [{ name: 'cni0', addresses: cni0 }] : [])], routes, ipForward: true }),
-      rules: (f, packet) => nodeRuleset(node.name, f, packet),
-    });
+    // Built on first use: a journey crosses a few nodes, and each node has a route per other node.
+    const spec = () => {
+      const routes: string[] = [];
+      for (const other of cluster.nodes) {
+        if (other === node) continue;
+        for (const cidr of other.podCIDRs) {
+          const f = parseNetwork(cidr).family;
+          const via = other.internalIPs.find((ip) => parseIP(ip).family === f);
+          if (via) routes.push(`${cidr} via ${via} dev eth0`);
+        }
+      }
+      for (const r of routerIPs) routes.push(`default via ${formatIP(r)} dev eth0`);
+      return buildHost({ interfaces: [{ name: 'eth0', addresses: eth0 }, ...(cni0.length ? [{ name: 'cni0', addresses: cni0 }] : [])], routes, ipForward: true });
+    };
+    network.addHost(lazyHost(id, 'node', spec, (f, packet) => nodeRuleset(node.name, f, packet)));
+    nodeAddresses.set(id, { eth0: node.internalIPs.map((t) => formatIP(parseIP(t))), cni0: gateways.map(formatIP) });
     for (const ip of node.internalIPs) owners.set(ip, id);
   }
 
   // Pods behind their node's bridge; hostNetwork pods are their node.
   const podHostIds = new Map<string, string>();
-  const bridges = new Map<string, { host: string; interface: string }[]>();
+  const bridges = new Map<string, Attachment[]>();
   for (const pod of cluster.pods) {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     const nodeName = pod.spec.nodeName;
@@ -189,10 +190,43 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     }
     network.addHost({ id, kind: 'pod', host: buildHost({ interfaces: [{ name: 'eth0', addresses }], routes, ipForward: false }), rules: (f) => EMPTY[f], ...listening(pod) });
     podHostIds.set(key, id);
-    bridges.set(node.name, [...(bridges.get(node.name) ?? []), { host: id, interface: 'eth0' }]);
+    bridges.set(node.name, [...(bridges.get(node.name) ?? []), { host: id, interface: 'eth0', addresses: ips.map((t) => formatIP(parseIP(t))) }]);
+  }
+  // Endpoints given without their Pod objects (EndpointSlices only): a pod at that address on the
+  // node whose podCIDR holds it (or the slice's nodeName), listening on every port.
+  const podless: string[] = [];
+  const podNets = cluster.nodes.map((n) => ({ node: n, nets: n.podCIDRs.map((c) => parseNetwork(c)) }));
+  for (const slice of cluster.endpointSlices) {
+    for (const ep of slice.endpoints ?? []) {
+      for (const addr of ep.addresses ?? []) {
+        const ip = tryParseIP(addr);
+        if (!ip || owners.has(formatIP(ip))) continue;
+        const hit = podNets.find((x) => x.nets.some((n) => networkContains(n, ip)));
+        const node = hit?.node;
+        const cidr = hit?.nets.find((n) => networkContains(n, ip));
+        const gw = node && podGateways.get(node.name)?.find((g) => g.family === ip.family);
+        if (!node || !cidr || !gw) continue;
+        const ref = ep.targetRef?.kind === 'Pod' && ep.targetRef.name ? `${ep.targetRef.namespace ?? slice.metadata.namespace}/${ep.targetRef.name}` : `${slice.metadata.namespace}/${formatIP(ip).replaceAll(':', '-')}`;
+        const id = `pod/${ref}`;
+        if (network.host(id)) continue;
+        network.addHost({
+          id,
+          kind: 'pod',
+          host: buildHost({ interfaces: [{ name: 'eth0', addresses: [`${formatIP(ip)}/${cidr.prefixLength}`] }], routes: [`${ip.family === 4 ? 'default' : '::/0'} via ${formatIP(gw)} dev eth0`], ipForward: false }),
+          rules: (f) => EMPTY[f],
+        });
+        owners.set(formatIP(ip), id);
+        bridges.set(node.name, [...(bridges.get(node.name) ?? []), { host: id, interface: 'eth0', addresses: [formatIP(ip)] }]);
+        podless.push(formatIP(ip));
+      }
+    }
+  }
+  if (podless.length > 0) {
+    assumptions.push(`${podless.length} endpoint address${podless.length === 1 ? '' : 'es'} without a Pod object (${podless.slice(0, 3).join(', ')}${podless.length > 3 ? ', …' : ''}): taken as pods on the node whose podCIDR holds them, listening on every port`);
   }
   for (const node of cluster.nodes) {
-    network.addLink({ id: `cni0@${node.name}`, attachments: [{ host: `node/${node.name}`, interface: 'cni0' }, ...(bridges.get(node.name) ?? [])], bridge: `node/${node.name}` });
+    const id = `node/${node.name}`;
+    network.addLink({ id: `cni0@${node.name}`, attachments: [{ host: id, interface: 'cni0', addresses: nodeAddresses.get(id)!.cni0 }, ...(bridges.get(node.name) ?? [])], bridge: id });
   }
 
   // The router: the nodes' gateway to the internet, where the clients are.
@@ -209,8 +243,14 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     }),
     rules: (f) => EMPTY[f],
   });
-  network.addLink({ id: 'node-network', attachments: [...cluster.nodes.map((n) => ({ host: `node/${n.name}`, interface: 'eth0' })), { host: 'router', interface: 'nodes' }] });
-  network.addLink({ id: 'internet', attachments: [{ host: 'router', interface: 'internet' }], proxyArp: 'router' });
+  network.addLink({
+    id: 'node-network',
+    attachments: [
+      ...cluster.nodes.map((n) => ({ host: `node/${n.name}`, interface: 'eth0', addresses: nodeAddresses.get(`node/${n.name}`)!.eth0 })),
+      { host: 'router', interface: 'nodes', addresses: routerIPs.map(formatIP) },
+    ],
+  });
+  network.addLink({ id: 'internet', attachments: [{ host: 'router', interface: 'internet', addresses: ['198.18.0.1'] }], proxyArp: 'router' });
 
   const addClient = (name: string, address: string): string => {
     const existing = owners.get(address);
@@ -224,7 +264,7 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
       rules: (f) => EMPTY[f],
     });
     owners.set(address, id);
-    network.attach('internet', { host: id, interface: 'eth0' });
+    network.attach('internet', { host: id, interface: 'eth0', addresses: [formatIP(ip)] });
     return id;
   };
   for (const c of cluster.externalClients) addClient(c.name, c.address);
@@ -291,6 +331,19 @@ function destinationIndex(cluster: Cluster) {
       }
       return t;
     },
+  };
+}
+
+/** A host whose netfilter host is built when a packet first reaches it. */
+function lazyHost(id: string, kind: NetworkHost['kind'], build: () => Host, rules: NetworkHost['rules']): NetworkHost {
+  let built: Host | undefined;
+  return {
+    id,
+    kind,
+    get host() {
+      return (built ??= build());
+    },
+    rules,
   };
 }
 
