@@ -12,6 +12,10 @@ import { runDemo } from './demo.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** `-f PATH`, as kubectl takes manifests. */
+const manifestsOption = () =>
+  new Option('-f, --filename <path>', 'manifests: a YAML or JSON file, a directory (recursive) or - for stdin; repeat').argParser(collect);
+
 /** Build the command tree (exported for tests). */
 export function buildProgram(io: { stdout: NodeJS.WritableStream & { isTTY?: boolean }; stderr: NodeJS.WritableStream }, setExit: (code: number) => void): Command {
   const program = new Command('kubepath')
@@ -80,7 +84,7 @@ Example:
   program
     .command('trace')
     .description('One connection across the cluster, hop by hop: every rule and NAT on the way, each branch with its probability, and the client address the application sees')
-    .option('-f, --filename <path>', 'manifests: a YAML or JSON file, a directory (recursive) or - for stdin; repeat', collect)
+    .addOption(manifestsOption())
     .option('--from <client>', 'external:IP, pod/NS/NAME, node/NAME, or a client named in the Environment')
     .option('--to <target>', 'svc/NS/NAME[:PORT], lb/NS/NAME[:PORT], nodeport/NODE/PORT, pod/NS/NAME:PORT or IP:PORT')
     .option('--via <node>', 'node/NAME: the node an external client enters by (a NodePort), or the node the load balancer is made to pick')
@@ -105,7 +109,7 @@ Examples:
   program
     .command('rules')
     .description("The iptables rules kube-proxy (iptables mode) writes on a node, as iptables-restore input that loads on an empty host")
-    .option('-f, --filename <path>', 'manifests: a YAML or JSON file, a directory (recursive) or - for stdin; repeat', collect)
+    .addOption(manifestsOption())
     .option('--node <name>', 'the node to compile the rules for')
     .option('--family <family>', 'ipv4 or ipv6 (default: the first family of the node)')
     .option('--nfacct', "kube-proxy's nfacct counters exist on the host (rules carry -m nfacct; the text then loads only where they exist)")
