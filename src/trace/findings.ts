@@ -49,8 +49,14 @@ export function findingsOf(plan: JourneyPlan, outcomes: readonly JourneyOutcome[
   const lost = delivered.filter((o) => o.app.client_address !== clientAddress);
   if (lost.length > 0 && svc && ref) {
     const seen = [...new Set(lost.map((o) => o.app.client_address))].join(', ');
-    const external = svc.spec.type === 'NodePort' || svc.spec.type === 'LoadBalancer' || (svc.spec.externalIPs?.length ?? 0) > 0;
-    if (external && svc.spec.externalTrafficPolicy !== 'Local') {
+    const external = plan.targetKind === 'nodePort' || plan.targetKind === 'loadBalancer';
+    if (plan.targetKind === 'clusterIP' && plan.clientKind !== 'pod') {
+      out.push({
+        severity: 'info',
+        title: `the application sees ${seen}, not ${clientAddress}`,
+        detail: `kube-proxy masquerades traffic to a ClusterIP that does not come from the pod network (KUBE-SVC-… "cluster IP" rule with ! -s <clusterCIDR> -j KUBE-MARK-MASQ): the ${plan.clientKind === 'node' ? 'node itself' : 'client'} is outside it, so the reply is sure to come back through this node`,
+      });
+    } else if (external && svc.spec.externalTrafficPolicy !== 'Local') {
       out.push({
         severity: 'warning',
         title: `the application does not see the client address ${clientAddress}`,

@@ -34,6 +34,9 @@ export interface JourneyPlan {
   to: string;
   /** The Service the target belongs to, when it is one (for findings). */
   service?: { object: Service; port: ServicePort };
+  /** Where the client is, and which way the target is reached. */
+  clientKind: 'external' | 'pod' | 'node';
+  targetKind: 'clusterIP' | 'nodePort' | 'loadBalancer' | 'pod' | 'address';
   notes: string[];
 }
 
@@ -167,6 +170,7 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
   let port: number;
   let label: string;
   let service: JourneyPlan['service'];
+  let targetKind: JourneyPlan['targetKind'] = 'address';
   const to = args.to;
   if (to.startsWith('svc/') || to.startsWith('lb/')) {
     const { svc, port: sp } = findService(world, to.slice(to.indexOf('/') + 1));
@@ -179,6 +183,7 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
       destination = vip;
       port = sp.port;
       label = `lb/${name} (${vip}:${sp.port})`;
+      targetKind = 'loadBalancer';
     } else if (external) {
       if (!via) throw new TraceArgumentError(`an external client cannot reach ClusterIP ${name}: give --via node/NAME to enter by its NodePort${svc.spec.type === 'LoadBalancer' ? ', or --to lb/…' : ''}`);
       if (!sp.nodePort) throw new TraceArgumentError(`Service ${name} has no NodePort (type ${svc.spec.type ?? 'ClusterIP'}): an external client cannot reach it`);
@@ -186,12 +191,14 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
       destination = node.internalIPs[0]!;
       port = sp.nodePort;
       label = `nodeport ${sp.nodePort} of ${name} on ${via} (${destination}:${port})`;
+      targetKind = 'nodePort';
     } else {
       const ip = clusterIPOfFamily(svc, 'IPv4') || clusterIPOfFamily(svc, 'IPv6');
       if (!ip) throw new TraceArgumentError(`Service ${name} has no ClusterIP (${svc.spec.type === 'ExternalName' ? 'ExternalName' : 'headless'}): kube-proxy writes no rules for it; trace a pod instead`);
       destination = ip;
       port = sp.port;
       label = `svc/${name} (${ip}:${sp.port})`;
+      targetKind = 'clusterIP';
     }
   } else if (to.startsWith('nodeport/')) {
     const [node, p] = to.slice(9).split('/');
@@ -200,6 +207,7 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
     port = Number(p);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TraceArgumentError(`--to ${to}: expected nodeport/NODE/PORT`);
     label = `nodeport/${n.name}/${port} (${destination}:${port})`;
+    targetKind = 'nodePort';
     for (const svc of world.cluster.services) {
       const sp = svc.spec.ports?.find((x) => x.nodePort === port);
       if (sp) service = { object: svc, port: sp };
@@ -212,6 +220,7 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
     destination = pod.spec.hostNetwork ? nodeNamed(world, pod.spec.nodeName!).internalIPs[0]! : pod.status!.podIPs![0]!.ip;
     port = Number(m[3]);
     label = `pod/${m[1]}/${m[2]} (${destination}:${port})`;
+    targetKind = 'pod';
   } else {
     let ep;
     try {
@@ -243,6 +252,8 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
     from: `${c.host} (${c.address})`,
     to: label,
     ...(service ? { service } : {}),
+    clientKind: args.from.startsWith('pod/') ? 'pod' : args.from.startsWith('node/') ? 'node' : 'external',
+    targetKind,
     notes,
   };
 }
