@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Service, ServicePort } from '../cluster/objects.js';
+import type { EndpointSlice, Service, ServicePort } from '../cluster/objects.js';
 import { type LoadBalancerBackend } from '../edge/loadbalancer.js';
 import { clusterIPOfFamily, localReadyEndpoints, type ProxyFamily } from '../kubeproxy/index.js';
 import { formatEndpoint, formatIP, type IPFamily, parseEndpoint, parseIP, type Packet, protocolNumber, tryParseIP } from '../net/index.js';
@@ -107,7 +107,7 @@ function loadBalancerOf(world: World, svc: Service, port: ServicePort, vip: stri
   const delivery = world.cluster.loadBalancer?.delivery ?? 'NodePort';
   if (!world.cluster.loadBalancer) notes.push('the cloud load balancer delivers to nodeIP:nodePort (assumed; set loadBalancer.delivery in the Environment)');
   const local = svc.spec.externalTrafficPolicy === 'Local';
-  const slices = world.cluster.endpointSlices.filter((s) => s.metadata.namespace === svc.metadata.namespace && s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name);
+  const slices = indexOf(world).slices.get(`${svc.metadata.namespace}/${svc.metadata.name}`) ?? [];
   const backends: LoadBalancerBackend[] = world.cluster.nodes
     .filter((n) => n.labels['node.kubernetes.io/exclude-from-external-load-balancers'] === undefined || n.name === only)
     .flatMap((n) => {
@@ -131,18 +131,44 @@ function loadBalancerOf(world: World, svc: Service, port: ServicePort, vip: stri
   };
 }
 
-/** Every LoadBalancer VIP:port of the cluster, resolved when a packet meets it. */
-function loadBalancers(world: World, via: string | undefined, notes: string[]): (vipPort: string) => LoadBalancerTarget | undefined {
-  const index = new Map<string, { svc: Service; port: ServicePort; vip: string }>();
+interface WorldIndex {
+  /** LoadBalancer VIP:port → its Service port. */
+  vips: Map<string, { svc: Service; port: ServicePort; vip: string }>;
+  /** `ns/name` → the Service's EndpointSlices. */
+  slices: Map<string, EndpointSlice[]>;
+}
+
+/** Indexes of a world, made once: every trace of a large cluster would otherwise scan it again. */
+const indexes = new WeakMap<World, WorldIndex>();
+
+function indexOf(world: World): WorldIndex {
+  let index = indexes.get(world);
+  if (index) return index;
+  const vips = new Map<string, { svc: Service; port: ServicePort; vip: string }>();
   for (const svc of world.cluster.services) {
     if (svc.spec.type !== 'LoadBalancer') continue;
     for (const ing of svc.status?.loadBalancer?.ingress ?? []) {
       if (!ing.ip) continue;
       const ip = tryParseIP(ing.ip);
       if (!ip) continue;
-      for (const port of svc.spec.ports ?? []) index.set(formatEndpoint(ip, port.port), { svc, port, vip: formatIP(ip) });
+      for (const port of svc.spec.ports ?? []) vips.set(formatEndpoint(ip, port.port), { svc, port, vip: formatIP(ip) });
     }
   }
+  const slices = new Map<string, EndpointSlice[]>();
+  for (const sl of world.cluster.endpointSlices) {
+    const key = `${sl.metadata.namespace}/${sl.metadata.labels?.['kubernetes.io/service-name'] ?? ''}`;
+    const list = slices.get(key);
+    if (list) list.push(sl);
+    else slices.set(key, [sl]);
+  }
+  index = { vips, slices };
+  indexes.set(world, index);
+  return index;
+}
+
+/** Every LoadBalancer VIP:port of the cluster, resolved when a packet meets it. */
+function loadBalancers(world: World, via: string | undefined, notes: string[]): (vipPort: string) => LoadBalancerTarget | undefined {
+  const index = indexOf(world).vips;
   const made = new Map<string, LoadBalancerTarget>();
   return (key) => {
     const hit = index.get(key);

@@ -25,11 +25,12 @@ import {
   parseIP,
   type Packet,
   parseNetwork,
+  type Route,
   protocolName,
   protocolNumber,
   tryParseIP,
 } from '../net/index.js';
-import { buildHost, type Host, parseRuleset, type Ruleset } from '../netfilter/index.js';
+import { buildHost, type Host, parseRoute, parseRuleset, type Ruleset } from '../netfilter/index.js';
 
 /** The built network and what it was built from. */
 export interface World {
@@ -132,6 +133,15 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
   const routerIPs = [...nodeNets.values()].map((net) => freeAddress(net, used));
 
   // Nodes.
+  let podRouteCache: { node: string; route: Route }[] | undefined;
+  const podRoutes = () =>
+    (podRouteCache ??= cluster.nodes.flatMap((other) =>
+      other.podCIDRs.flatMap((cidr) => {
+        const f = parseNetwork(cidr).family;
+        const via = other.internalIPs.find((ip) => parseIP(ip).family === f);
+        return via ? [{ node: other.name, route: parseRoute(`${cidr} via ${via} dev eth0`) }] : [];
+      }),
+    ));
   const podGateways = new Map<string, IPAddress[]>();
   const nodeAddresses = new Map<string, { eth0: string[]; cni0: string[] }>();
   for (const node of cluster.nodes) {
@@ -144,19 +154,15 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     podGateways.set(node.name, gateways);
     const cni0 = node.podCIDRs.map((c, i) => `${formatIP(gateways[i]!)}/${parseNetwork(c).prefixLength}`);
     const id = `node/${node.name}`;
-    // Built on first use: a journey crosses a few nodes, and each node has a route per other node.
-    const spec = () => {
-      const routes: string[] = [];
-      for (const other of cluster.nodes) {
-        if (other === node) continue;
-        for (const cidr of other.podCIDRs) {
-          const f = parseNetwork(cidr).family;
-          const via = other.internalIPs.find((ip) => parseIP(ip).family === f);
-          if (via) routes.push(`${cidr} via ${via} dev eth0`);
-        }
-      }
-      for (const r of routerIPs) routes.push(`default via ${formatIP(r)} dev eth0`);
-      return buildHost({ interfaces: [{ name: 'eth0', addresses: eth0 }, ...(cni0.length ? [{ name: 'cni0', addresses: cni0 }] : [])], routes, ipForward: true });
+    // Built on first use: a journey crosses a few nodes, and each node has a route per other node
+    // (parsed once for all nodes: the same route text on every node).
+    const spec = (): Host => {
+      const base = buildHost({
+        interfaces: [{ name: 'eth0', addresses: eth0 }, ...(cni0.length ? [{ name: 'cni0', addresses: cni0 }] : [])],
+        routes: routerIPs.map((r) => `${r.family === 4 ? 'default' : '::/0'} via ${formatIP(r)} dev eth0`),
+        ipForward: true,
+      });
+      return { ...base, routes: [...base.routes, ...podRoutes().filter((r) => r.node !== node.name).map((r) => r.route)] };
     };
     network.addHost(lazyHost(id, 'node', spec, (f, packet) => nodeRuleset(node.name, f, packet)));
     nodeAddresses.set(id, { eth0: node.internalIPs.map((t) => formatIP(parseIP(t))), cni0: gateways.map(formatIP) });
