@@ -137,9 +137,22 @@ export function nodeKind(text: string, address: NodeAddress | undefined): NodeKi
   return isObfuscated(text) ? 'obfuscated' : 'invalid';
 }
 
+/** A plain IPv4 node from its value. */
+export function ipv4Node(value: number): NodeAddress {
+  return { ip: ipv4(value), zone: undefined, port: undefined };
+}
+
+// Octets as text, so an IPv4 answer is formatted without number-to-string conversions.
+const OCTETS = Array.from({ length: 256 }, (_, i) => String(i));
+
 /** Canonical text of an address: RFC 5952 for IPv6, the zone kept after `%`. */
 export function formatNodeAddress(address: NodeAddress): string {
-  const text = formatIP(address.ip);
+  const ip = address.ip;
+  if (ip.family === 4) {
+    const v = ip.value;
+    return `${OCTETS[v >>> 24]}.${OCTETS[(v >>> 16) & 255]}.${OCTETS[(v >>> 8) & 255]}.${OCTETS[v & 255]}`;
+  }
+  const text = formatIP(ip);
   return address.zone === undefined ? text : `${text}%${address.zone}`;
 }
 

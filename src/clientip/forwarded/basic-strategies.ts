@@ -82,17 +82,17 @@ export class SingleIPHeader extends BaseStrategy {
     const cursor = hopCursor(input, 'x-forwarded-for');
     if (!cursor) return missingHeader(notes, this.name, 'x-forwarded-for') ?? false;
     for (let hop = 1; cursor.next(); hop++) {
-      const address = cursor.address;
+      const address = cursor.address();
       if (!address) {
-        if (notes) note(notes, this.name, 'not-an-ip', `${this.name}: x-forwarded-for hop ${hop} ${JSON.stringify(cursor.text)} is not a usable IP address`, hop, cursor.text);
+        if (notes) note(notes, this.name, 'not-an-ip', `${this.name}: x-forwarded-for hop ${hop} ${JSON.stringify(cursor.text())} is not a usable IP address`, hop, cursor.text());
         return false;
       }
       if (this.inner.contains(address.ip)) {
-        if (notes) note(notes, this.name, 'trusted-proxy', `${this.name}: x-forwarded-for hop ${hop} ${cursor.text} is an inner proxy`, hop, cursor.text);
+        if (notes) note(notes, this.name, 'trusted-proxy', `${this.name}: x-forwarded-for hop ${hop} ${cursor.text()} is an inner proxy`, hop, cursor.text());
         continue;
       }
       if (writers.contains(address.ip)) return true;
-      if (notes) note(notes, this.name, 'peer-untrusted', `${this.name}: the request reached the inner proxies from ${cursor.text}, not from the header's writers; it is the client`, hop, cursor.text);
+      if (notes) note(notes, this.name, 'peer-untrusted', `${this.name}: the request reached the inner proxies from ${cursor.text()}, not from the header's writers; it is the client`, hop, cursor.text());
       return answer(this.name, address, 'header', 'x-forwarded-for', hop);
     }
     if (notes) note(notes, this.name, 'all-trusted', `${this.name}: every x-forwarded-for node is an inner proxy`);

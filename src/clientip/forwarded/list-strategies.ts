@@ -5,8 +5,10 @@
  *
  * @module
  */
+import { ipv4Node } from './address.js';
 import { StrategyError } from './errors.js';
 import type { ClientIpInput } from './headers.js';
+import type { HopCursor } from './nodes.js';
 import { type IPRanges, isPrivateOrLocal, type RangesInput } from './ranges.js';
 import { answer, type ClientIp, type Note, note } from './result.js';
 import {
@@ -46,11 +48,11 @@ export class RightmostNonPrivate extends BaseStrategy {
     const cursor = hopCursor(input, this.header);
     if (!cursor) return missingHeader(notes, this.name, this.header);
     for (let hop = 1; cursor.next(); hop++) {
-      const address = cursor.address;
+      const address = cursor.address();
       if (!address) {
-        if (notes) notAnIP(notes, this.name, hop, cursor.text, false);
+        if (notes) notAnIP(notes, this.name, hop, cursor.text(), false);
       } else if (isPrivateOrLocal(address.ip)) {
-        if (notes) note(notes, this.name, 'private-address', `${this.name}: hop ${hop} ${cursor.text} is a private or local address; skipped`, hop, cursor.text);
+        if (notes) note(notes, this.name, 'private-address', `${this.name}: hop ${hop} ${cursor.text()} is a private or local address; skipped`, hop, cursor.text());
       } else {
         return answer(this.name, address, 'header', this.header, hop);
       }
@@ -140,11 +142,12 @@ export class RightmostTrustedCount extends BaseStrategy {
     if (!cursor) return missingHeader(notes, this.name, this.header);
     for (let hop = 1; cursor.next(); hop++) {
       if (hop < this.count) {
-        if (notes) note(notes, this.name, 'trusted-proxy', `${this.name}: hop ${hop} ${cursor.text} is within the trusted count`, hop, cursor.text);
+        if (notes) note(notes, this.name, 'trusted-proxy', `${this.name}: hop ${hop} ${cursor.text()} is within the trusted count`, hop, cursor.text());
         continue;
       }
-      if (cursor.address) return answer(this.name, cursor.address, 'header', this.header, hop);
-      if (notes) notAnIP(notes, this.name, hop, cursor.text, true);
+      const address = cursor.address();
+      if (address) return answer(this.name, address, 'header', this.header, hop);
+      if (notes) notAnIP(notes, this.name, hop, cursor.text(), true);
       return undefined;
     }
     if (notes) note(notes, this.name, 'too-few-hops', `${this.name}: ${this.header} has fewer than ${this.count} nodes`);
@@ -177,16 +180,30 @@ export class RightmostTrustedRange extends BaseStrategy {
     if (peer !== true) return peer === false ? undefined : peer;
     const cursor = hopCursor(input, this.header);
     if (!cursor) return missingHeader(notes, this.name, this.header);
+    const ranges = this.ranges;
     for (let hop = 1; cursor.next(); hop++) {
-      const address = cursor.address;
-      if (!address) {
-        if (notes) notAnIP(notes, this.name, hop, cursor.text, true);
-        return undefined;
+      // Plain IPv4 nodes (the usual case) are checked as numbers: no string or object per hop.
+      const v4 = cursor.v4;
+      if (v4 >= 0 ? !ranges.containsV4(v4) : !this.trustedNode(cursor, hop, notes)) {
+        return v4 >= 0 ? answer(this.name, ipv4Node(v4), 'header', this.header, hop, cursor.text()) : this.nodeAnswer(cursor, hop);
       }
-      if (!this.ranges.contains(address.ip)) return answer(this.name, address, 'header', this.header, hop);
-      if (notes) note(notes, this.name, 'trusted-proxy', `${this.name}: hop ${hop} ${cursor.text} is a trusted proxy`, hop, cursor.text);
+      if (notes) note(notes, this.name, 'trusted-proxy', `${this.name}: hop ${hop} ${cursor.text()} is a trusted proxy`, hop, cursor.text());
     }
     if (notes) note(notes, this.name, 'all-trusted', `${this.name}: every node of ${this.header} is a trusted proxy; no client address`);
     return undefined;
+  }
+
+  /** True for a node in the ranges; false for one outside, or not an address (nodeAnswer then says none). */
+  private trustedNode(cursor: HopCursor, hop: number, notes: Note[] | undefined): boolean {
+    const address = cursor.address();
+    if (address) return this.ranges.contains(address.ip);
+    if (notes) notAnIP(notes, this.name, hop, cursor.text(), true);
+    return false;
+  }
+
+  /** The answer at an untrusted node other than plain IPv4: its address, or none when it is not one. */
+  private nodeAnswer(cursor: HopCursor, hop: number): ClientIp | undefined {
+    const address = cursor.address();
+    return address ? answer(this.name, address, 'header', this.header, hop) : undefined;
   }
 }

@@ -20,20 +20,25 @@ export function makeNode(text: string, address: NodeAddress | undefined): Forwar
   return { text, kind: nodeKind(text, address), address };
 }
 
-/** Reads a chain's nodes from the right; `text` and `address` describe the current one. */
+/**
+ * Reads a chain's nodes from the right. `v4` is the hot path: the node's value when it is a plain
+ * dotted-quad IPv4 address other than 0.0.0.0 (no port, no brackets), else -1; `text()` and
+ * `address()` build strings and objects, for the answer and for every other kind of node.
+ */
 export interface HopCursor {
   /** Move one node to the left; false when none is left. */
   next(): boolean;
+  /** The current node as a plain IPv4 value, or -1. */
+  readonly v4: number;
   /** The current node as received. */
-  readonly text: string;
+  text(): string;
   /** The current node's usable address (undefined for unknown, obfuscated, invalid or unspecified). */
-  readonly address: NodeAddress | undefined;
+  address(): NodeAddress | undefined;
 }
 
 /** A cursor over nodes already parsed (Forwarded elements). */
 export class NodeListCursor implements HopCursor {
-  text = '';
-  address: NodeAddress | undefined = undefined;
+  readonly v4 = -1;
   private index: number;
 
   constructor(private readonly nodes: readonly ForwardedNode[]) {
@@ -42,9 +47,15 @@ export class NodeListCursor implements HopCursor {
 
   next(): boolean {
     if (this.index === 0) return false;
-    const node = this.nodes[--this.index]!;
-    this.text = node.text;
-    this.address = node.address;
+    this.index--;
     return true;
+  }
+
+  text(): string {
+    return this.nodes[this.index]!.text;
+  }
+
+  address(): NodeAddress | undefined {
+    return this.nodes[this.index]!.address;
   }
 }

@@ -11,7 +11,7 @@
 import { hostNetwork, type IPNetwork, ipv4, networkOf, tryParseIP } from '../../net/index.js';
 import { formatNodeAddress, parseNodeAddress, unmapIP } from './address.js';
 import { StrategyError } from './errors.js';
-import { type HeaderRecord, linesOf } from './headers.js';
+import type { HeaderRecord } from './headers.js';
 import { IPRanges } from './ranges.js';
 import { XffCursor } from './xff.js';
 
@@ -103,7 +103,7 @@ function addressWalk(req: ProxyAddrRequest): () => string | undefined {
   const text = sock?.remoteAddress;
   const peer = text === undefined ? undefined : parseNodeAddress(text, { allowUnspecified: true });
   const xff = req.headers['x-forwarded-for'];
-  const cursor = xff === undefined ? undefined : new XffCursor(linesOf(xff));
+  const cursor = xff === undefined ? undefined : new XffCursor(xff);
   let first = true;
   return () => {
     if (first) {
@@ -111,8 +111,9 @@ function addressWalk(req: ProxyAddrRequest): () => string | undefined {
       return peer ? formatNodeAddress(peer) : NOT_AN_ADDRESS;
     }
     while (cursor?.next()) {
-      if (cursor.text === '') continue;
-      return cursor.address ? formatNodeAddress(cursor.address) : NOT_AN_ADDRESS;
+      if (cursor.text() === '') continue;
+      const a = cursor.address();
+      return a ? formatNodeAddress(a) : NOT_AN_ADDRESS;
     }
     return undefined;
   };

@@ -81,7 +81,11 @@ export class IPRanges {
       for (const net of this.v6) if (networkContains(net, ip)) return true;
       return false;
     }
-    const v = ip.value;
+    return this.containsV4(ip.value);
+  }
+
+  /** True when the IPv4 address with this value lies in one of the ranges. */
+  containsV4(v: number): boolean {
     const starts = this.starts;
     let lo = 0;
     let hi = starts.length - 1;

@@ -57,15 +57,16 @@ export type ClientIpResult =
   | { readonly ok: true; readonly client: ClientIp; readonly notes: readonly Note[] }
   | { readonly ok: false; readonly reason: string; readonly notes: readonly Note[] };
 
-/** Build an answer. */
+/** Build an answer; `text` when the caller has the canonical text already (a plain dotted quad is its own). */
 export function answer(
   strategy: string,
   address: NodeAddress,
   source: AnswerSource,
   header: string | undefined,
   hop: number | undefined,
+  text?: string,
 ): ClientIp {
-  return { ip: formatNodeAddress(address), address, source, header, hop, strategy };
+  return { ip: text ?? formatNodeAddress(address), address, source, header, hop, strategy };
 }
 
 /** Record a note. Callers check that notes are kept first, so the hot path builds no message. */

@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { type NodeAddress, parseNodeAddress } from './address.js';
+import { parseIPv4Range } from '../../net/index.js';
+import { ipv4Node, type NodeAddress, parseNodeAddress } from './address.js';
 import { StrategyError } from './errors.js';
-import { type ClientIpInput, linesOf, listField } from './headers.js';
+import { type ClientIpInput, listField } from './headers.js';
 import { type ForwardedNode, type HopCursor, NodeListCursor } from './nodes.js';
 import { IPRanges, type RangesInput } from './ranges.js';
 import { answer, type ClientIp, type ClientIpResult, type Note, note } from './result.js';
@@ -85,6 +86,14 @@ export function peerAddress(input: ClientIpInput): NodeAddress | undefined {
   return text === undefined ? undefined : parseNodeAddress(text);
 }
 
+/** The peer as a plain IPv4 value (Node's usual `remoteAddress`), or -1. */
+function peerV4(input: ClientIpInput): number {
+  const text = input.remoteAddress;
+  if (text === undefined) return -1;
+  const v = parseIPv4Range(text, 0, text.length);
+  return v === 0 ? -1 : v;
+}
+
 /**
  * The peer check that comes before any header: a peer outside `trusted` is the client (it reached
  * us directly and its headers are its own words). Returns that answer, `true` to go on to the
@@ -97,7 +106,9 @@ export function checkPeer(
   unknownPeer: UnknownPeer,
   notes: Note[] | undefined,
 ): ClientIp | boolean {
-  const peer = peerAddress(input);
+  const v4 = peerV4(input);
+  if (v4 >= 0 && trusted.containsV4(v4)) return true;
+  const peer = v4 >= 0 ? ipv4Node(v4) : peerAddress(input);
   if (!peer) {
     if (unknownPeer === 'trusted') return true;
     if (notes) {
@@ -109,14 +120,14 @@ export function checkPeer(
   if (notes) {
     note(notes, strategy, 'peer-untrusted', `${strategy}: the peer ${input.remoteAddress} is not a trusted proxy; its headers are ignored and it is the client`, 0, input.remoteAddress);
   }
-  return answer(strategy, peer, 'remote-address', undefined, 0);
+  return answer(strategy, peer, 'remote-address', undefined, 0, v4 >= 0 ? input.remoteAddress : undefined);
 }
 
 /** A cursor over a list header from the right; undefined when the field is absent. */
 export function hopCursor(input: ClientIpInput, header: ListHeader): HopCursor | undefined {
   if (header === 'x-forwarded-for') {
     const value = listField(input, header, false);
-    return value === undefined ? undefined : new XffCursor(linesOf(value));
+    return value === undefined ? undefined : new XffCursor(value);
   }
   const value = listField(input, header, true);
   return value === undefined ? undefined : new NodeListCursor(forwardedForNodes(readForwarded(value)));
