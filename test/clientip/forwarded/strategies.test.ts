@@ -184,8 +184,8 @@ describe('presets', () => {
     assert.equal(s.clientIP(xff('10.244.1.5', '6.6.6.6, 203.0.113.7')), '203.0.113.7');
     // externalTrafficPolicy: Cluster: nginx saw a node IP (masqueraded); that is what it appended.
     assert.equal(s.clientIP(xff('10.244.1.5', '192.168.10.3')), '192.168.10.3');
-    // Another pod, not the ingress, spoofing: its addresses are in the pod CIDR too, so trust the
-    // ingress pods' own range where the CNI gives one; a client outside is never fooled.
+    // A client outside the trusted ranges is never fooled. (Any pod inside them could be: trust
+    // the ingress pods' own range where the CNI gives one; docs/clientip.md says so.)
     assert.equal(s.clientIP(xff('198.51.100.9', '1.1.1.1')), '198.51.100.9');
   });
 
