@@ -8,7 +8,7 @@
 import { ipv4Node } from './address.js';
 import { StrategyError } from './errors.js';
 import type { ClientIpInput } from './headers.js';
-import type { HopCursor } from './nodes.js';
+import { type HopCursor, NodeListCursor } from './nodes.js';
 import { type IPRanges, isPrivateOrLocal, type RangesInput } from './ranges.js';
 import { answer, type ClientIp, type Note, note } from './result.js';
 import {
@@ -30,24 +30,25 @@ function notAnIP(notes: Note[], strategy: string, hop: number, text: string, end
   note(notes, strategy, 'not-an-ip', `${strategy}: hop ${hop} ${JSON.stringify(text)} is not a usable IP address; ${what}`, hop, text);
 }
 
-/**
- * The rightmost address that is not private or local (PRIVATE_AND_LOCAL_RANGES). Right when every
- * proxy of yours has a private address and no client does; nodes that are not addresses are skipped.
- */
-export class RightmostNonPrivate extends BaseStrategy {
+/** The NonPrivate strategies: the first node, in the cursor's direction, with a public address. */
+abstract class NonPrivate extends BaseStrategy {
   readonly name: string;
-  private readonly header: ListHeader;
+  protected readonly header: ListHeader;
 
-  constructor(header: string) {
+  constructor(kind: string, header: string) {
     super();
-    this.header = listHeaderName('RightmostNonPrivate', header);
-    this.name = `RightmostNonPrivate(${this.header})`;
+    this.header = listHeaderName(kind, header);
+    this.name = `${kind}(${this.header})`;
   }
 
+  /** The header's nodes in the order this strategy reads them, each with its hop; undefined when absent. */
+  protected abstract cursor(input: ClientIpInput): HopCursor | undefined;
+
   find(input: ClientIpInput, notes: Note[] | undefined): ClientIp | undefined {
-    const cursor = hopCursor(input, this.header);
+    const cursor = this.cursor(input);
     if (!cursor) return missingHeader(notes, this.name, this.header);
-    for (let hop = 1; cursor.next(); hop++) {
+    while (cursor.next()) {
+      const hop = cursor.hop;
       const address = cursor.address();
       if (!address) {
         if (notes) notAnIP(notes, this.name, hop, cursor.text(), false);
@@ -63,36 +64,32 @@ export class RightmostNonPrivate extends BaseStrategy {
 }
 
 /**
+ * The rightmost address that is not private or local (PRIVATE_AND_LOCAL_RANGES). Right when every
+ * proxy of yours has a private address and no client does; nodes that are not addresses are skipped.
+ */
+export class RightmostNonPrivate extends NonPrivate {
+  constructor(header: string) {
+    super('RightmostNonPrivate', header);
+  }
+
+  protected cursor(input: ClientIpInput): HopCursor | undefined {
+    return hopCursor(input, this.header);
+  }
+}
+
+/**
  * The leftmost address that is not private or local: the client's own claim. Any client can
  * write it, so it is NOT for security (rate limits, access control, audit); use it for
  * statistics or a best guess at a location only.
  */
-export class LeftmostNonPrivate extends BaseStrategy {
-  readonly name: string;
-  private readonly header: ListHeader;
-
+export class LeftmostNonPrivate extends NonPrivate {
   constructor(header: string) {
-    super();
-    this.header = listHeaderName('LeftmostNonPrivate', header);
-    this.name = `LeftmostNonPrivate(${this.header})`;
+    super('LeftmostNonPrivate', header);
   }
 
-  find(input: ClientIpInput, notes: Note[] | undefined): ClientIp | undefined {
+  protected cursor(input: ClientIpInput): NodeListCursor | undefined {
     const nodes = headerNodes(input, this.header);
-    if (!nodes) return missingHeader(notes, this.name, this.header);
-    for (let i = 0; i < nodes.length; i++) {
-      const node = nodes[i]!;
-      const hop = nodes.length - i;
-      if (!node.address) {
-        if (notes) notAnIP(notes, this.name, hop, node.text, false);
-      } else if (isPrivateOrLocal(node.address.ip)) {
-        if (notes) note(notes, this.name, 'private-address', `${this.name}: hop ${hop} ${node.text} is a private or local address; skipped`, hop, node.text);
-      } else {
-        return answer(this.name, node.address, 'header', this.header, hop);
-      }
-    }
-    if (notes) note(notes, this.name, 'no-answer', `${this.name}: no public address in ${this.header}`);
-    return undefined;
+    return nodes && new NodeListCursor(nodes, true);
   }
 }
 

@@ -30,25 +30,39 @@ export interface HopCursor {
   next(): boolean;
   /** The current node as a plain IPv4 value, or -1. */
   readonly v4: number;
+  /** The current node's place counted from the right: 1 is the rightmost. */
+  readonly hop: number;
   /** The current node as received. */
   text(): string;
   /** The current node's usable address (undefined for unknown, obfuscated, invalid or unspecified). */
   address(): NodeAddress | undefined;
 }
 
-/** A cursor over nodes already parsed (Forwarded elements). */
+/**
+ * A cursor over nodes already parsed (Forwarded elements; X-Forwarded-For read left to right).
+ * From the right by default; `fromLeft` walks the other way. `hop` is the current node's place
+ * counted from the right (1 = rightmost) either way.
+ */
 export class NodeListCursor implements HopCursor {
   readonly v4 = -1;
   private index: number;
 
-  constructor(private readonly nodes: readonly ForwardedNode[]) {
-    this.index = nodes.length;
+  constructor(
+    private readonly nodes: readonly ForwardedNode[],
+    private readonly fromLeft = false,
+  ) {
+    this.index = fromLeft ? -1 : nodes.length;
   }
 
   next(): boolean {
+    if (this.fromLeft) return ++this.index < this.nodes.length;
     if (this.index === 0) return false;
     this.index--;
     return true;
+  }
+
+  get hop(): number {
+    return this.nodes.length - this.index;
   }
 
   text(): string {

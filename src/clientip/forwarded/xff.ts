@@ -33,6 +33,7 @@ const OCTET_WEIGHT = [1, 256, 65536];
 /** Reads X-Forwarded-For's items from the right, across lines, without slicing plain IPv4 nodes. */
 export class XffCursor implements HopCursor {
   v4 = -1;
+  hop = 0;
   private line: number;
   private current = '';
   /** The current item is current[start, end), white space trimmed. */
@@ -56,6 +57,7 @@ export class XffCursor implements HopCursor {
         const s = this.lineAt(this.line);
         this.current = s;
         if (!this.scanPlainV4(s)) this.scanAny(s);
+        this.hop++;
         return true;
       }
       if (--this.line >= 0) this.rest = this.lineAt(this.line).length;

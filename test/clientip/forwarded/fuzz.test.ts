@@ -30,7 +30,7 @@ import {
   StrategyError,
 } from '../../../src/clientip/forwarded/index.js';
 import { XffCursor } from '../../../src/clientip/forwarded/xff.js';
-import { mulberry32 } from './prng.js';
+import { mulberry32 } from '../../support/prng.js';
 import { vectors } from './vectors.js';
 
 const rand = mulberry32(0x7239);

@@ -26,10 +26,10 @@ const strategy = new RightmostTrustedRange('x-forwarded-for', [`${PROXY}/32`, ':
 
 type Headers = Record<string, string | string[]>;
 
-/** GET / from `localAddress` with `headers`; the response body. */
-function get(port: number, localAddress: string, headers: Headers = {}, host = '127.0.0.1'): Promise<string> {
+/** GET `path` from `localAddress` with `headers`; the response body. */
+function get(port: number, localAddress: string, headers: Headers = {}, host = '127.0.0.1', path = '/'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host, port, path: '/', localAddress, headers, agent: false }, (res) => {
+    const req = http.request({ host, port, path, localAddress, headers, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
@@ -102,51 +102,43 @@ function clientChecks(name: string, port: () => number, proxyPort: () => number)
   });
 }
 
-describe('node:http', () => {
-  let app: http.Server;
+/** Before the suite: start the app's server and a proxy in front of it; after it, stop both. */
+function serve(start: () => http.Server | Promise<http.Server>, stop?: () => Promise<void>): { port: () => number; proxyPort: () => number } {
+  let server: http.Server;
   let port = 0;
   let proxy: { server: http.Server; port: number };
   before(async () => {
-    app = http.createServer(
+    server = await start();
+    port = await listen(server);
+    proxy = await startProxy(port);
+  });
+  after(async () => {
+    await close(proxy.server);
+    await (stop ? stop() : close(server));
+  });
+  return { port: () => port, proxyPort: () => proxy.port };
+}
+
+describe('node:http', () => {
+  const { port: appPort, proxyPort } = serve(() =>
+    http.createServer(
       withClientIp(strategy, (req, res) => {
         if (req.url === '/real-ip') return res.end(clientIp(req, new SingleIPHeader('x-real-ip')) ?? 'none');
         if (req.url === '/why') return res.end(JSON.stringify(clientIpResult(req, strategy)));
         res.end(req.clientIp ?? 'none');
       }),
-    );
-    port = await listen(app);
-    proxy = await startProxy(port);
-  });
-  after(async () => {
-    await close(proxy.server);
-    await close(app);
-  });
+    ),
+  );
 
-  clientChecks('node:http', () => port, () => proxy.port);
+  clientChecks('node:http', appPort, proxyPort);
 
   test('node:http: X-Real-IP sent twice: the last line counts (Node would join them)', async () => {
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, path: '/real-ip', localAddress: PROXY, agent: false, headers: { 'X-Real-IP': ['6.6.6.6', '203.0.113.7'] } }, (res) => {
-        let b = '';
-        res.on('data', (d: Buffer) => (b += d.toString()));
-        res.on('end', () => resolve(b));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const body = await get(appPort(), PROXY, { 'X-Real-IP': ['6.6.6.6', '203.0.113.7'] }, '127.0.0.1', '/real-ip');
     assert.equal(body, '203.0.113.7');
   });
 
   test('node:http: the full answer names the hop and the skipped proxies', async () => {
-    const r = await new Promise<string>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, path: '/why', localAddress: PROXY, agent: false, headers: { 'X-Forwarded-For': '203.0.113.7, 127.0.0.2' } }, (res) => {
-        let b = '';
-        res.on('data', (d: Buffer) => (b += d.toString()));
-        res.on('end', () => resolve(b));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const r = await get(appPort(), PROXY, { 'X-Forwarded-For': '203.0.113.7, 127.0.0.2' }, '127.0.0.1', '/why');
     const result = JSON.parse(r) as { ok: boolean; client: { ip: string; hop: number }; notes: { reason: string }[] };
     assert.equal(result.ok, true);
     assert.deepEqual([result.client.ip, result.client.hop], ['203.0.113.7', 2]);
@@ -156,7 +148,7 @@ describe('node:http', () => {
   test('node:http: an IPv6 client on ::1', async (t) => {
     let body: string;
     try {
-      body = await get(port, '::1', { 'X-Forwarded-For': '203.0.113.7' }, '::1');
+      body = await get(appPort(), '::1', { 'X-Forwarded-For': '203.0.113.7' }, '::1');
     } catch (e) {
       t.skip(`no IPv6 loopback: ${(e as Error).message}`);
       return;
@@ -166,42 +158,29 @@ describe('node:http', () => {
 });
 
 describe('Express', () => {
-  let server: http.Server;
-  let port = 0;
-  let proxy: { server: http.Server; port: number };
-  before(async () => {
+  const { port, proxyPort } = serve(() => {
     const app = express();
     app.use(expressClientIp(strategy));
     app.get('/', (req, res) => {
       res.type('text').send((req as typeof req & { clientIp?: string }).clientIp ?? 'none');
     });
-    server = http.createServer(app);
-    port = await listen(server);
-    proxy = await startProxy(port);
-  });
-  after(async () => {
-    await close(proxy.server);
-    await close(server);
+    return http.createServer(app);
   });
 
-  clientChecks('Express', () => port, () => proxy.port);
+  clientChecks('Express', port, proxyPort);
 });
 
 describe('Fastify', () => {
   const app = Fastify();
-  let port = 0;
-  let proxy: { server: http.Server; port: number };
-  before(async () => {
-    await app.register(fastifyClientIp, { strategy });
-    app.get('/', async (request) => (request as typeof request & { clientIp?: string }).clientIp ?? 'none');
-    port = await listen(app.server);
-    await app.ready();
-    proxy = await startProxy(port);
-  });
-  after(async () => {
-    await close(proxy.server);
-    await app.close();
-  });
+  const { port, proxyPort } = serve(
+    async () => {
+      await app.register(fastifyClientIp, { strategy });
+      app.get('/', async (request) => (request as typeof request & { clientIp?: string }).clientIp ?? 'none');
+      await app.ready();
+      return app.server;
+    },
+    () => app.close(),
+  );
 
-  clientChecks('Fastify', () => port, () => proxy.port);
+  clientChecks('Fastify', port, proxyPort);
 });

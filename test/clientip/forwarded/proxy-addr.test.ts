@@ -19,7 +19,7 @@ import {
   StrategyError,
 } from '../../../src/clientip/forwarded/index.js';
 import { projectRoot, readConformance } from '../../support/shared.js';
-import { mulberry32 } from './prng.js';
+import { mulberry32 } from '../../support/prng.js';
 
 interface Call {
   test: string;

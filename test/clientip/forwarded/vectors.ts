@@ -3,17 +3,8 @@
  * raw header lines (Go's http.Header order), and each strategy its kubepath counterpart in
  * realclientip's own behaviour (peer without an address read as local, count without a peer check).
  */
-import {
-  Chain,
-  type ClientIpInput,
-  LeftmostNonPrivate,
-  RemoteAddr,
-  RightmostNonPrivate,
-  RightmostTrustedCount,
-  RightmostTrustedRange,
-  SingleIPHeader,
-  type Strategy,
-} from '../../../src/clientip/forwarded/index.js';
+import * as forwarded from '../../../src/clientip/forwarded/index.js';
+import type { ClientIpInput, Strategy } from '../../../src/clientip/forwarded/index.js';
 import { readConformance } from '../../support/shared.js';
 
 export interface StrategySpec {
@@ -52,19 +43,19 @@ export function strategyOf(spec: StrategySpec, compat = true): Strategy {
   const name = spec.headerName ?? '';
   switch (spec.type) {
     case 'RemoteAddr':
-      return new RemoteAddr();
+      return new forwarded.RemoteAddr();
     case 'SingleIPHeader':
-      return new SingleIPHeader(name);
+      return new forwarded.SingleIPHeader(name);
     case 'LeftmostNonPrivate':
-      return new LeftmostNonPrivate(name);
+      return new forwarded.LeftmostNonPrivate(name);
     case 'RightmostNonPrivate':
-      return new RightmostNonPrivate(name);
+      return new forwarded.RightmostNonPrivate(name);
     case 'RightmostTrustedCount':
-      return new RightmostTrustedCount(name, spec.trustedCount!, { trustedPeers: 'any' });
+      return new forwarded.RightmostTrustedCount(name, spec.trustedCount!, { trustedPeers: 'any' });
     case 'RightmostTrustedRange':
-      return new RightmostTrustedRange(name, spec.trustedRanges ?? [], compat ? { unknownPeer: 'trusted' } : {});
+      return new forwarded.RightmostTrustedRange(name, spec.trustedRanges ?? [], compat ? { unknownPeer: 'trusted' } : {});
     case 'Chain':
-      return new Chain(...spec.strategies!.map((s) => strategyOf(s, compat)));
+      return new forwarded.Chain(...spec.strategies!.map((s) => strategyOf(s, compat)));
   }
 }
 

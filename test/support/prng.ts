@@ -1,4 +1,4 @@
-/** A seeded PRNG (mulberry32): the same cases on every run, so a failure can be replayed. */
+/** mulberry32: tiny, fast, deterministic 32-bit PRNG returning floats in [0, 1); the same cases every run. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
