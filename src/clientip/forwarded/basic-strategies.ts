@@ -81,7 +81,8 @@ export class SingleIPHeader extends BaseStrategy {
     // The peer is our own proxy: who connected to it is the rightmost node it did not write.
     const cursor = hopCursor(input, 'x-forwarded-for');
     if (!cursor) return missingHeader(notes, this.name, 'x-forwarded-for') ?? false;
-    for (let hop = 1; cursor.next(); hop++) {
+    while (cursor.next()) {
+      const hop = cursor.hop;
       const address = cursor.address();
       if (!address) {
         if (notes) note(notes, this.name, 'not-an-ip', `${this.name}: x-forwarded-for hop ${hop} ${JSON.stringify(cursor.text())} is not a usable IP address`, hop, cursor.text());

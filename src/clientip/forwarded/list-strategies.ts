@@ -137,7 +137,8 @@ export class RightmostTrustedCount extends BaseStrategy {
     }
     const cursor = hopCursor(input, this.header);
     if (!cursor) return missingHeader(notes, this.name, this.header);
-    for (let hop = 1; cursor.next(); hop++) {
+    while (cursor.next()) {
+      const hop = cursor.hop;
       if (hop < this.count) {
         if (notes) note(notes, this.name, 'trusted-proxy', `${this.name}: hop ${hop} ${cursor.text()} is within the trusted count`, hop, cursor.text());
         continue;
@@ -178,29 +179,23 @@ export class RightmostTrustedRange extends BaseStrategy {
     const cursor = hopCursor(input, this.header);
     if (!cursor) return missingHeader(notes, this.name, this.header);
     const ranges = this.ranges;
-    for (let hop = 1; cursor.next(); hop++) {
+    while (cursor.next()) {
+      const hop = cursor.hop;
       // Plain IPv4 nodes (the usual case) are checked as numbers: no string or object per hop.
       const v4 = cursor.v4;
-      if (v4 >= 0 ? !ranges.containsV4(v4) : !this.trustedNode(cursor, hop, notes)) {
-        return v4 >= 0 ? answer(this.name, ipv4Node(v4), 'header', this.header, hop, cursor.text()) : this.nodeAnswer(cursor, hop);
+      if (v4 >= 0) {
+        if (!ranges.containsV4(v4)) return answer(this.name, ipv4Node(v4), 'header', this.header, hop, cursor.text());
+      } else {
+        const address = cursor.address();
+        if (!address) {
+          if (notes) notAnIP(notes, this.name, hop, cursor.text(), true);
+          return undefined;
+        }
+        if (!ranges.contains(address.ip)) return answer(this.name, address, 'header', this.header, hop);
       }
       if (notes) note(notes, this.name, 'trusted-proxy', `${this.name}: hop ${hop} ${cursor.text()} is a trusted proxy`, hop, cursor.text());
     }
     if (notes) note(notes, this.name, 'all-trusted', `${this.name}: every node of ${this.header} is a trusted proxy; no client address`);
     return undefined;
-  }
-
-  /** True for a node in the ranges; false for one outside, or not an address (nodeAnswer then says none). */
-  private trustedNode(cursor: HopCursor, hop: number, notes: Note[] | undefined): boolean {
-    const address = cursor.address();
-    if (address) return this.ranges.contains(address.ip);
-    if (notes) notAnIP(notes, this.name, hop, cursor.text(), true);
-    return false;
-  }
-
-  /** The answer at an untrusted node other than plain IPv4: its address, or none when it is not one. */
-  private nodeAnswer(cursor: HopCursor, hop: number): ClientIp | undefined {
-    const address = cursor.address();
-    return address ? answer(this.name, address, 'header', this.header, hop) : undefined;
   }
 }

@@ -13,6 +13,7 @@ import type { Strategy } from './strategy.js';
 export interface NodeRequestLike {
   readonly headers: HeaderRecord;
   readonly rawHeaders?: readonly string[] | undefined;
+  readonly headersDistinct?: HeaderRecord | undefined;
   readonly socket?: { readonly remoteAddress?: string | undefined } | null | undefined;
 }
 
@@ -32,6 +33,8 @@ export function requestInput<Req extends NodeRequestLike>(req: Req, options?: Re
     proxySource: options?.proxySource?.(req),
     headers: req.headers,
     rawHeaders: req.rawHeaders,
+    // Node computes headersDistinct from rawHeaders on first use: read it only without them.
+    headersDistinct: req.rawHeaders ? undefined : req.headersDistinct,
   };
 }
 
