@@ -47,33 +47,42 @@ export function ipv6(value: bigint): IPv6Address {
   return { family: 6, value: value & V6_MAX };
 }
 
-/** Parse dotted-quad IPv4 text (decimal octets, no leading zeros); undefined otherwise. */
-function parseIPv4Value(text: string): number | undefined {
-  const n = text.length;
-  if (n < 7 || n > 15) return undefined;
+/**
+ * The value of the dotted-quad IPv4 text in `text[start, end)` (decimal octets, no leading zeros),
+ * or -1. Reads the range in place, so callers scanning a longer string (a header) need no slice.
+ */
+export function parseIPv4Range(text: string, start: number, end: number): number {
+  const n = end - start;
+  if (n < 7 || n > 15) return -1;
   let value = 0;
   let octet = 0;
   let digits = 0;
   let dots = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c === 46) {
-      if (digits === 0 || dots === 3) return undefined;
+      if (digits === 0 || dots === 3) return -1;
       value = value * 256 + octet;
       octet = 0;
       digits = 0;
       dots++;
     } else if (c >= 48 && c <= 57) {
       // A leading zero makes octal in inet_aton: refuse it rather than guess.
-      if (digits === 1 && octet === 0) return undefined;
+      if (digits === 1 && octet === 0) return -1;
       octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return undefined;
+      if (++digits > 3 || octet > 255) return -1;
     } else {
-      return undefined;
+      return -1;
     }
   }
-  if (dots !== 3 || digits === 0) return undefined;
+  if (dots !== 3 || digits === 0) return -1;
   return value * 256 + octet;
+}
+
+/** Parse dotted-quad IPv4 text (decimal octets, no leading zeros); undefined otherwise. */
+function parseIPv4Value(text: string): number | undefined {
+  const v = parseIPv4Range(text, 0, text.length);
+  return v < 0 ? undefined : v;
 }
 
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
