@@ -1,0 +1,48 @@
+/**
+ * PROXY protocol v1 and v2 (HAProxy's `doc/proxy-protocol.txt`): a strict parser with an
+ * incremental decoder, an encoder, TLV values (SSL, AWS, Azure, GCP and the generic ones), and
+ * (server and client sides to come).
+ *
+ * @module
+ */
+export { type ProxyProtocolErrorCode, ProxyProtocolError, isProxyProtocolError } from './errors.js';
+export {
+  type ProxyCommand,
+  type ProxyEndpoint,
+  type ProxyFamily,
+  type ProxyHeader,
+  type ProxyInetEndpoint,
+  type ProxyTlv,
+  type ProxyUnixEndpoint,
+  clientEndpointOf,
+  isInetEndpoint,
+} from './header.js';
+export { type ProxyParseOptions } from './options.js';
+export { type ProxyDecodeStep, type ProxyDecoderOptions, ProxyHeaderDecoder, detectProxySignature, parseProxyHeader } from './decoder.js';
+export { type ProxyEndpointInit, type ProxyHeaderInit, encodeProxyHeader } from './encode.js';
+export { type ProxySsl, type ProxySslInit, decodeSsl, sslTlv } from './ssl.js';
+export {
+  alpnOf,
+  alpnTlv,
+  authorityOf,
+  authorityTlv,
+  crc32cOf,
+  findTlv,
+  netnsOf,
+  netnsTlv,
+  noopTlv,
+  sslOf,
+  uniqueIdOf,
+  uniqueIdTlv,
+} from './tlv-values.js';
+export {
+  awsVpcEndpointIdOf,
+  awsVpcEndpointIdTlv,
+  azurePrivateEndpointLinkIdOf,
+  azurePrivateEndpointLinkIdTlv,
+  gcpPscConnectionIdOf,
+  gcpPscConnectionIdTlv,
+} from './cloud.js';
+export { crc32c } from './crc32c.js';
+export { type ProxyEndpointJSON, type ProxyHeaderJSON, type ProxySslJSON, describeProxyHeader } from './describe.js';
+export * from './constants.js';
