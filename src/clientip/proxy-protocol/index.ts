@@ -1,7 +1,7 @@
 /**
  * PROXY protocol v1 and v2 (HAProxy's `doc/proxy-protocol.txt`): a strict parser with an
  * incremental decoder, an encoder, TLV values (SSL, AWS, Azure, GCP and the generic ones), and
- * (server and client sides to come).
+ * the server and client sides for Node's net/http/https/http2.
  *
  * @module
  */
@@ -45,4 +45,15 @@ export {
 } from './cloud.js';
 export { crc32c } from './crc32c.js';
 export { type ProxyEndpointJSON, type ProxyHeaderJSON, type ProxySslJSON, describeProxyHeader } from './describe.js';
+export {
+  DEFAULT_HEADER_TIMEOUT_MS,
+  PROXY_PROTOCOL_ERROR_EVENT,
+  type ProxyConnectionInfo,
+  type ProxyProtocolMode,
+  type ProxyProtocolPolicy,
+  acceptProxyProtocol,
+  proxyHeaderOf,
+  proxyProtocolOf,
+} from './server.js';
+export { connectWithProxyHeader, proxyHeaderFor } from './client.js';
 export * from './constants.js';
