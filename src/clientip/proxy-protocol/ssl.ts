@@ -66,41 +66,56 @@ function malformed(offset: number, message: string): ProxyProtocolError {
 
 /**
  * Check an SSL value at bytes[start, end) of which only bytes before `available` have arrived;
- * throws `tlv-malformed` as soon as they cannot start a valid value. With `collect`, the
- * sub-TLVs are pushed to it (call it then with the whole value available).
+ * throws `tlv-malformed` at the first byte after which the value cannot be valid. With `collect`,
+ * the sub-TLVs are pushed to it (call it then with the whole value available).
  */
 export function checkSsl(bytes: Uint8Array, start: number, end: number, available: number, collect?: ProxyTlv[]): void {
-  if (end - start < 5) throw malformed(start, `value of ${end - start} bytes: client and verify need 5`);
+  // The TLV length is known (its last byte is just before `start`).
+  if (end - start < 5) throw malformed(start - 1, `value of ${end - start} bytes: client and verify need 5`);
+  if (end - start === 6 || end - start === 7) throw malformed(start - 1, `value of ${end - start} bytes leaves ${end - start - 5}, too few for a sub-TLV`);
   const avail = Math.min(available, end);
-  const clientKnown = avail > start;
-  const needsVersion = clientKnown && (bytes[start]! & PP2_CLIENT_SSL) !== 0;
+  if (avail <= start) return;
+  const needsVersion = (bytes[start]! & PP2_CLIENT_SSL) !== 0;
+  // PP2_CLIENT_SSL needs a VERSION sub-TLV of at least one character: 4 bytes.
+  if (needsVersion && end - start - 5 < 4) throw malformed(start, 'has PP2_CLIENT_SSL but no room for PP2_SUBTYPE_SSL_VERSION');
   let sawVersion = false;
   let cur = start + 5;
   while (cur < end) {
     if (end - cur < 3) throw malformed(cur, `ends with ${end - cur} bytes, too few for a sub-TLV`);
-    if (cur + 3 > avail) return;
+    if (cur >= avail) return;
     const type = bytes[cur]!;
-    const len = (bytes[cur + 1]! << 8) | bytes[cur + 2]!;
+    const text = ASCII_SUBTYPES.has(type) || type === PP2_SUBTYPE_SSL_CN;
+    // Without VERSION yet, this sub-TLV must leave room (4 bytes) for one after it.
+    const versionLater = needsVersion && !sawVersion && type !== PP2_SUBTYPE_SSL_VERSION;
+    if (end - cur < (text ? 4 : 3) + (versionLater ? 4 : 0)) throw malformed(cur, `no room for sub-TLV 0x${type.toString(16)} in ${end - cur} bytes`);
+    if (cur + 1 >= avail) return;
+    const hi = bytes[cur + 1]!;
+    const minEnd = cur + 3 + (hi << 8);
+    if (minEnd > end) throw malformed(cur + 1, `sub-TLV 0x${type.toString(16)} of at least ${hi << 8} bytes overruns the value`);
+    if (versionLater && minEnd > end - 4) throw malformed(cur + 1, 'has PP2_CLIENT_SSL but no room left for PP2_SUBTYPE_SSL_VERSION');
+    if (cur + 2 >= avail) return;
+    const len = (hi << 8) | bytes[cur + 2]!;
     const vStart = cur + 3;
     const vEnd = vStart + len;
-    if (vEnd > end) throw malformed(cur + 1, `sub-TLV 0x${type.toString(16)} of ${len} bytes overruns the value by ${vEnd - end}`);
-    const text = ASCII_SUBTYPES.has(type) || type === PP2_SUBTYPE_SSL_CN;
-    if (text && len === 0) throw malformed(cur + 1, `sub-TLV 0x${type.toString(16)} is empty`);
+    const what = `sub-TLV 0x${type.toString(16)}`;
+    if (vEnd > end) throw malformed(cur + 2, `${what} of ${len} bytes overruns the value by ${vEnd - end}`);
+    if (end - vEnd > 0 && end - vEnd < 3) throw malformed(cur + 2, `${what} leaves ${end - vEnd} bytes, too few for a sub-TLV`);
+    if (versionLater && vEnd > end - 4) throw malformed(cur + 2, 'has PP2_CLIENT_SSL but no room left for PP2_SUBTYPE_SSL_VERSION');
+    if (text && len === 0) throw malformed(cur + 2, `${what} is empty`);
     if (type === PP2_SUBTYPE_SSL_VERSION) sawVersion = true;
-    if (vEnd === end && needsVersion && !sawVersion) throw malformed(cur, 'has PP2_CLIENT_SSL but no PP2_SUBTYPE_SSL_VERSION');
     const upTo = Math.min(vEnd, avail);
     if (ASCII_SUBTYPES.has(type)) {
       const bad = firstNonAscii(bytes, vStart, upTo);
-      if (bad >= 0) throw malformed(bad, `sub-TLV 0x${type.toString(16)} is not US-ASCII text`);
+      if (bad >= 0) throw malformed(bad, `${what} is not US-ASCII text`);
     } else if (type === PP2_SUBTYPE_SSL_CN) {
       const bad = utf8Prefix(bytes, vStart, upTo);
-      if (bad >= 0 || (bad === -2 && upTo === vEnd)) throw malformed(bad >= 0 ? bad : vEnd, 'PP2_SUBTYPE_SSL_CN is not UTF-8 text');
+      // A character cut by the end of the value is known bad at its last byte.
+      if (bad >= 0 || (bad === -2 && upTo === vEnd)) throw malformed(bad >= 0 ? bad : vEnd - 1, 'PP2_SUBTYPE_SSL_CN is not UTF-8 text');
     }
     if (vEnd > avail) return;
     collect?.push({ type, value: bytes.subarray(vStart, vEnd) });
     cur = vEnd;
   }
-  if (needsVersion && !sawVersion) throw malformed(start, 'has PP2_CLIENT_SSL but no PP2_SUBTYPE_SSL_VERSION');
 }
 
 const utf8 = new TextDecoder('utf-8');

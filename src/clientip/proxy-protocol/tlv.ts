@@ -30,27 +30,41 @@ function malformed(offset: number, message: string): ProxyProtocolError {
 
 /**
  * Read TLVs of bytes[p.cursor, end) as far as bytes before `available` allow, advancing `p`;
- * throws `tlv-malformed` as soon as the bytes seen cannot start a valid TLV area.
+ * throws `tlv-malformed` at the first byte after which the area cannot be valid (a length's high
+ * byte alone can already overrun the header).
  */
-export function walkTlvs(bytes: Uint8Array, p: TlvProgress, available: number, end: number): void {
+export function walkTlvs(bytes: Uint8Array, p: TlvProgress, available: number, end: number, acceptLittleEndianCrc: boolean): void {
   let cur = p.cursor;
   while (cur < end) {
     if (end - cur < 3) throw malformed(cur, `${end - cur} bytes left after the last TLV, too few for a TLV`);
-    if (cur + 3 > available) break;
+    if (cur >= available) break;
     const type = bytes[cur]!;
-    const len = (bytes[cur + 1]! << 8) | bytes[cur + 2]!;
+    if (type === PP2_TYPE_CRC32C && p.crcValueOffset >= 0) throw malformed(cur, 'a second PP2_TYPE_CRC32C');
+    // The room left decides some types at once: a TLV must end the area or leave 3 bytes or more.
+    const room = end - cur;
+    if (type === PP2_TYPE_CRC32C && (room < 7 || room === 8 || room === 9)) throw malformed(cur, `no room for a 7-byte PP2_TYPE_CRC32C in ${room} bytes`);
+    if (type === PP2_TYPE_SSL && (room < 8 || room === 9 || room === 10)) throw malformed(cur, `no room for a PP2_TYPE_SSL in ${room} bytes`);
+    if (cur + 1 >= available) break;
+    const hi = bytes[cur + 1]!;
+    if (cur + 3 + (hi << 8) > end) throw malformed(cur + 1, `TLV 0x${type.toString(16)} of at least ${hi << 8} bytes overruns the header`);
+    if ((type === PP2_TYPE_CRC32C || type === PP2_TYPE_UNIQUE_ID) && hi !== 0) throw malformed(cur + 1, `${type === PP2_TYPE_CRC32C ? 'PP2_TYPE_CRC32C' : 'PP2_TYPE_UNIQUE_ID'} of ${hi << 8} bytes or more`);
+    if (cur + 2 >= available) break;
+    const len = (hi << 8) | bytes[cur + 2]!;
     const vStart = cur + 3;
     const vEnd = vStart + len;
-    if (vEnd > end) throw malformed(cur + 1, `TLV 0x${type.toString(16)} of ${len} bytes overruns the header by ${vEnd - end}`);
-    if (type === PP2_TYPE_CRC32C) {
-      if (len !== 4) throw malformed(cur + 1, `PP2_TYPE_CRC32C must be 4 bytes, not ${len}`);
-      if (p.crcValueOffset >= 0) throw malformed(cur, 'a second PP2_TYPE_CRC32C');
-    } else if (type === PP2_TYPE_UNIQUE_ID) {
-      if (len > PP2_UNIQUE_ID_MAX_LENGTH) throw malformed(cur + 1, `PP2_TYPE_UNIQUE_ID of ${len} bytes (at most ${PP2_UNIQUE_ID_MAX_LENGTH})`);
-    } else if (type === PP2_TYPE_SSL) {
-      checkSsl(bytes, vStart, vEnd, available);
+    if (vEnd > end) throw malformed(cur + 2, `TLV 0x${type.toString(16)} of ${len} bytes overruns the header by ${vEnd - end}`);
+    if (end - vEnd === 1 || end - vEnd === 2) throw malformed(cur + 2, `TLV 0x${type.toString(16)} leaves ${end - vEnd} bytes, too few for a TLV`);
+    if (type === PP2_TYPE_CRC32C && len !== 4) throw malformed(cur + 2, `PP2_TYPE_CRC32C must be 4 bytes, not ${len}`);
+    if (type === PP2_TYPE_UNIQUE_ID && len > PP2_UNIQUE_ID_MAX_LENGTH) throw malformed(cur + 2, `PP2_TYPE_UNIQUE_ID of ${len} bytes (at most ${PP2_UNIQUE_ID_MAX_LENGTH})`);
+    if (type === PP2_TYPE_SSL) checkSsl(bytes, vStart, vEnd, available);
+    if (vEnd > available) {
+      // A checksum that ends the header is known as soon as everything before it is: check its first bytes now.
+      if (type === PP2_TYPE_CRC32C && vEnd === end && available > vStart) {
+        const bad = crcConflict(bytes, vStart, available, headerCrc32c(bytes, vStart, end), acceptLittleEndianCrc);
+        if (bad >= 0) throw crcMismatch(bytes, vStart, end, bad);
+      }
+      break;
     }
-    if (vEnd > available) break;
     if (type === PP2_TYPE_CRC32C) p.crcValueOffset = vStart;
     cur = vEnd;
   }
@@ -69,22 +83,37 @@ export function readTlvs(bytes: Uint8Array, start: number, end: number): ProxyTl
 }
 
 /**
- * Check the PP2_TYPE_CRC32C value at `valueOffset` against the header bytes[0, end): network
- * byte order, or (compat) little-endian as libproxyprotocol writes it. Throws `crc32c-mismatch`.
+ * The first byte of the CRC32C value at bytes[vo, vo + 4) before `upTo` that disagrees with
+ * `want` in every accepted byte order, or -1.
+ */
+function crcConflict(bytes: Uint8Array, vo: number, upTo: number, want: number, acceptLittleEndian: boolean): number {
+  let be = true;
+  let le = acceptLittleEndian;
+  for (let j = 0; j < 4 && vo + j < upTo; j++) {
+    const b = bytes[vo + j]!;
+    be &&= b === (want >>> (24 - 8 * j)) % 256;
+    le &&= b === (want >>> (8 * j)) % 256;
+    if (!be && !le) return vo + j;
+  }
+  return -1;
+}
+
+function crcMismatch(bytes: Uint8Array, vo: number, end: number, offset: number): ProxyProtocolError {
+  const got = ((bytes[vo]! << 24) | (bytes[vo + 1]! << 16) | (bytes[vo + 2]! << 8) | bytes[vo + 3]!) >>> 0;
+  const want = headerCrc32c(bytes, vo, end);
+  const hex = (n: number): string => n.toString(16).padStart(8, '0');
+  return new ProxyProtocolError('crc32c-mismatch', `PROXY v2: PP2_TYPE_CRC32C is 0x${hex(got)}, the header's is 0x${hex(want)} (byte ${offset})`, { offset });
+}
+
+/**
+ * Check the PP2_TYPE_CRC32C value at `valueOffset` against the whole header bytes[0, end):
+ * network byte order, or (compat) little-endian as libproxyprotocol writes it. Throws
+ * `crc32c-mismatch` at the byte that decided it: the first wrong value byte when the checksum
+ * ends the header, else the header's last byte.
  */
 export function verifyCrc32c(bytes: Uint8Array, valueOffset: number, end: number, acceptLittleEndian: boolean): void {
   const want = headerCrc32c(bytes, valueOffset, end);
-  const b0 = bytes[valueOffset]!;
-  const b1 = bytes[valueOffset + 1]!;
-  const b2 = bytes[valueOffset + 2]!;
-  const b3 = bytes[valueOffset + 3]!;
-  const be = ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
-  if (be === want) return;
-  const le = ((b3 << 24) | (b2 << 16) | (b1 << 8) | b0) >>> 0;
-  if (acceptLittleEndian && le === want) return;
-  throw new ProxyProtocolError(
-    'crc32c-mismatch',
-    `PROXY v2: PP2_TYPE_CRC32C is 0x${be.toString(16).padStart(8, '0')}, the header's is 0x${want.toString(16).padStart(8, '0')}`,
-    { offset: valueOffset },
-  );
+  const bad = crcConflict(bytes, valueOffset, valueOffset + 4, want, acceptLittleEndian);
+  if (bad < 0) return;
+  throw crcMismatch(bytes, valueOffset, end, valueOffset + 4 === end ? bad : end - 1);
 }

@@ -31,18 +31,28 @@ export function scanV1(bytes: Uint8Array, n: number, options: ResolvedParseOptio
   const r = scanLine(bytes, m, options);
   if (r.kind === 'complete') return r.header;
   if (r.kind === 'incomplete') {
-    if (m + r.min > PP1_MAX_LENGTH) throw tooLong(m);
+    if (m + r.min > PP1_MAX_LENGTH) throw tooLong(bytes, m, options);
     return null;
   }
   // The shortest line a prefix can still become only grows, so if the bytes before the bad one
   // could already not end within 107 bytes, length is the first thing that went wrong.
   const before = scanLine(bytes, r.offset, options);
-  if (before.kind === 'incomplete' && r.offset + before.min > PP1_MAX_LENGTH) throw tooLong(r.offset);
+  if (before.kind === 'incomplete' && r.offset + before.min > PP1_MAX_LENGTH) throw tooLong(bytes, r.offset, options);
   throw new ProxyProtocolError(r.code, `PROXY v1: ${r.message} (byte ${r.offset})`, { offset: r.offset });
 }
 
-function tooLong(offset: number): ProxyProtocolError {
-  return new ProxyProtocolError('v1-too-long', `PROXY v1: no valid line ends with CRLF within ${PP1_MAX_LENGTH} bytes`, { offset });
+/** The error for a prefix bytes[0, upTo) that cannot end within 107 bytes, at the byte that made it so. */
+function tooLong(bytes: Uint8Array, upTo: number, o: ResolvedParseOptions): ProxyProtocolError {
+  // prefix length + shortest completion grows with the prefix: find where it first passes 107.
+  let lo = 1;
+  let hi = upTo;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const r = scanLine(bytes, mid, o);
+    if (r.kind === 'incomplete' && mid + r.min > PP1_MAX_LENGTH) hi = mid;
+    else lo = mid + 1;
+  }
+  return new ProxyProtocolError('v1-too-long', `PROXY v1: no valid line ends with CRLF within ${PP1_MAX_LENGTH} bytes (byte ${lo - 1})`, { offset: lo - 1 });
 }
 
 function fail(code: ProxyProtocolErrorCode, offset: number, message: string): LineScan {

@@ -79,11 +79,14 @@ export function scanV2(bytes: Uint8Array, n: number, o: ResolvedParseOptions, pr
   const family = familyName(famByte);
   if (family === undefined) throw fail('v2-bad-family', 13, `undefined family/transport byte 0x${famByte.toString(16).padStart(2, '0')}`);
   if (proxy && famByte === 0 && !o.allowProxyUnspec) throw fail('v2-bad-family', 13, 'PROXY command with AF_UNSPEC carries no addresses');
+  if (n <= 14) return -1;
+  // The length's high byte alone can put it above the cap.
+  if (bytes[14]! << 8 > o.maxV2Length) throw fail('header-too-large', 14, `length ${bytes[14]! << 8} or more is above the limit of ${o.maxV2Length}`);
   if (n < PP2_FIXED_LENGTH) return -1;
   const length = (bytes[14]! << 8) | bytes[15]!;
-  if (length > o.maxV2Length) throw fail('header-too-large', 14, `length ${length} is above the limit of ${o.maxV2Length}`);
+  if (length > o.maxV2Length) throw fail('header-too-large', 15, `length ${length} is above the limit of ${o.maxV2Length}`);
   const addrLen = addressLength(famByte);
-  if (proxy && length < addrLen) throw fail('v2-bad-length', 14, `length ${length} cannot hold the ${addrLen}-byte ${family} address block`);
+  if (proxy && length < addrLen) throw fail('v2-bad-length', 15, `length ${length} cannot hold the ${addrLen}-byte ${family} address block`);
   const total = PP2_FIXED_LENGTH + length;
   // LOCAL: the receiver discards the block; one too short for its family is not an error.
   if (length < addrLen) return n < total ? total : new V2Header(proxy, 'UNSPEC', null, null, total, bytes, total);
@@ -93,8 +96,12 @@ export function scanV2(bytes: Uint8Array, n: number, o: ResolvedParseOptions, pr
     p.cursor = -1;
     p.crcValueOffset = -1;
   }
-  if (p.cursor < 0) p.cursor = PP2_FIXED_LENGTH + addrLen;
-  walkTlvs(bytes, p, n < total ? n : total, total);
+  if (p.cursor < 0) {
+    p.cursor = PP2_FIXED_LENGTH + addrLen;
+    const area = total - p.cursor;
+    if (area === 1 || area === 2) throw new ProxyProtocolError('tlv-malformed', `PROXY v2: ${area} bytes after the address block, too few for a TLV (byte 15)`, { offset: 15 });
+  }
+  walkTlvs(bytes, p, n < total ? n : total, total, o.acceptLittleEndianCrc32c);
   if (n < total) return total;
   if (p.crcValueOffset >= 0) verifyCrc32c(bytes, p.crcValueOffset, total, o.acceptLittleEndianCrc32c);
   const at = PP2_FIXED_LENGTH;
