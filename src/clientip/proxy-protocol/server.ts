@@ -214,13 +214,14 @@ function readHeader(
     socket.removeListener('error', onError);
     socket.removeListener('close', onClose);
   };
-  const fail = (code: ProxyProtocolErrorCode, message: string, cause?: unknown): void => {
+  const fail = (code: ProxyProtocolErrorCode, message: string, cause?: unknown, offset?: number): void => {
     if (settled) return;
     finish();
-    report(socket, new ProxyProtocolError(code, `${message} (${from})`, { cause }));
+    report(socket, new ProxyProtocolError(code, `${message} (${from})`, offset === undefined ? { cause } : { cause, offset }));
   };
+  // The decoder throws nothing but ProxyProtocolError; anything else would be a bug, reported the same way.
   const failWith = (e: unknown): void => {
-    if (e instanceof ProxyProtocolError) fail(e.code, e.message, e);
+    if (e instanceof ProxyProtocolError) fail(e.code, e.message, e, e.offset);
     else fail('truncated', `PROXY protocol: ${(e as Error).message}`, e);
   };
   const done = (step: ProxyDecodeStep & { status: 'complete' | 'absent' }): void => {
