@@ -15,7 +15,7 @@ import {
   describeProxyHeader,
   encodeProxyHeader,
 } from '../../../src/clientip/proxy-protocol/index.js';
-import { bytes, classify, int, pick, prng, randomHeader } from './support.js';
+import { bytes, classify, int, mutant, pick, prng, randomHeader } from './support.js';
 
 const OPTIONS: ProxyParseOptions[] = [{}, { v1AcceptIPv4InTCP6: true }, { maxV2Length: 300 }];
 
@@ -47,39 +47,6 @@ test('every proper prefix of a valid header needs more bytes; any split gives th
     }
   }
 });
-
-/** Inputs near the edge of validity: valid headers with bytes changed, cut, inserted, or v1 lines with random characters. */
-function mutant(rand: () => number): Buffer {
-  const base = encodeProxyHeader(randomHeader(rand));
-  const b = Buffer.from(base);
-  switch (int(rand, 6)) {
-    case 0:
-      for (let k = 0, n = 1 + int(rand, 3); k < n; k++) b[int(rand, b.length)] = int(rand, 256);
-      return b;
-    case 1: {
-      const at = int(rand, b.length);
-      return Buffer.concat([b.subarray(0, at), bytes(rand, 1 + int(rand, 4)), b.subarray(at)]);
-    }
-    case 2: {
-      const at = int(rand, b.length);
-      return Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + int(rand, 3))]);
-    }
-    case 3:
-      // A length field or TLV length byte set to something else.
-      if (b[0] === 0x0d) b[14 + int(rand, 2)] = int(rand, 256);
-      else b[int(rand, b.length)] = pick(rand, [0x20, 0x0d, 0x0a, 0x30, 0x3a, 0x2e]);
-      return b;
-    case 4: {
-      const chars = '0123456789abcdef:. \r\nPROXYTCP46UNKW';
-      let s = 'PROXY ';
-      for (let k = 0, n = int(rand, 110); k < n; k++) s += chars[int(rand, chars.length)];
-      return Buffer.from(s, 'latin1');
-    }
-    default:
-      b[b.length - 1 - int(rand, Math.min(b.length, 8))] ^= 1 << int(rand, 8);
-      return b;
-  }
-}
 
 test('an error is raised at the byte that made the prefix invalid, never earlier or later', () => {
   const rand = prng(2);
