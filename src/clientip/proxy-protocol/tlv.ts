@@ -37,38 +37,60 @@ export function walkTlvs(bytes: Uint8Array, p: TlvProgress, available: number, e
   let cur = p.cursor;
   while (cur < end) {
     if (end - cur < 3) throw malformed(cur, `${end - cur} bytes left after the last TLV, too few for a TLV`);
-    if (cur >= available) break;
-    const type = bytes[cur]!;
-    if (type === PP2_TYPE_CRC32C && p.crcValueOffset >= 0) throw malformed(cur, 'a second PP2_TYPE_CRC32C');
-    // The room left decides some types at once: a TLV must end the area or leave 3 bytes or more.
-    const room = end - cur;
-    if (type === PP2_TYPE_CRC32C && (room < 7 || room === 8 || room === 9)) throw malformed(cur, `no room for a 7-byte PP2_TYPE_CRC32C in ${room} bytes`);
-    if (type === PP2_TYPE_SSL && (room < 8 || room === 9 || room === 10)) throw malformed(cur, `no room for a PP2_TYPE_SSL in ${room} bytes`);
-    if (cur + 1 >= available) break;
-    const hi = bytes[cur + 1]!;
-    if (cur + 3 + (hi << 8) > end) throw malformed(cur + 1, `TLV 0x${type.toString(16)} of at least ${hi << 8} bytes overruns the header`);
-    if ((type === PP2_TYPE_CRC32C || type === PP2_TYPE_UNIQUE_ID) && hi !== 0) throw malformed(cur + 1, `${type === PP2_TYPE_CRC32C ? 'PP2_TYPE_CRC32C' : 'PP2_TYPE_UNIQUE_ID'} of ${hi << 8} bytes or more`);
-    if (cur + 2 >= available) break;
-    const len = (hi << 8) | bytes[cur + 2]!;
-    const vStart = cur + 3;
-    const vEnd = vStart + len;
-    if (vEnd > end) throw malformed(cur + 2, `TLV 0x${type.toString(16)} of ${len} bytes overruns the header by ${vEnd - end}`);
-    if (end - vEnd === 1 || end - vEnd === 2) throw malformed(cur + 2, `TLV 0x${type.toString(16)} leaves ${end - vEnd} bytes, too few for a TLV`);
-    if (type === PP2_TYPE_CRC32C && len !== 4) throw malformed(cur + 2, `PP2_TYPE_CRC32C must be 4 bytes, not ${len}`);
-    if (type === PP2_TYPE_UNIQUE_ID && len > PP2_UNIQUE_ID_MAX_LENGTH) throw malformed(cur + 2, `PP2_TYPE_UNIQUE_ID of ${len} bytes (at most ${PP2_UNIQUE_ID_MAX_LENGTH})`);
-    if (type === PP2_TYPE_SSL) checkSsl(bytes, vStart, vEnd, available);
-    if (vEnd > available) {
-      // A checksum that ends the header is known as soon as everything before it is: check its first bytes now.
-      if (type === PP2_TYPE_CRC32C && vEnd === end && available > vStart) {
-        const bad = crcConflict(bytes, vStart, available, headerCrc32c(bytes, vStart, end), acceptLittleEndianCrc);
-        if (bad >= 0) throw crcMismatch(bytes, vStart, end, bad);
+    if (cur + 3 <= available) {
+      // The common case: a whole TLV header of a type without rules of its own, that fits.
+      const type = bytes[cur]!;
+      const vEnd = cur + 3 + ((bytes[cur + 1]! << 8) | bytes[cur + 2]!);
+      const left = end - vEnd;
+      if (type !== PP2_TYPE_CRC32C && type !== PP2_TYPE_SSL && type !== PP2_TYPE_UNIQUE_ID && (left === 0 || left > 2)) {
+        if (vEnd > available) break;
+        cur = vEnd;
+        continue;
       }
-      break;
     }
-    if (type === PP2_TYPE_CRC32C) p.crcValueOffset = vStart;
-    cur = vEnd;
+    const next = stepTlv(bytes, p, cur, available, end, acceptLittleEndianCrc);
+    if (next < 0) break;
+    cur = next;
   }
   p.cursor = cur;
+}
+
+/**
+ * One TLV at `cur`, checked byte by byte (type, then the length's high byte, then its low byte,
+ * then the value) so an error names the first byte that decided it. Returns the next TLV's
+ * offset, or -1 when more bytes are needed.
+ */
+function stepTlv(bytes: Uint8Array, p: TlvProgress, cur: number, available: number, end: number, acceptLittleEndianCrc: boolean): number {
+  if (cur >= available) return -1;
+  const type = bytes[cur]!;
+  if (type === PP2_TYPE_CRC32C && p.crcValueOffset >= 0) throw malformed(cur, 'a second PP2_TYPE_CRC32C');
+  // The room left decides some types at once: a TLV must end the area or leave 3 bytes or more.
+  const room = end - cur;
+  if (type === PP2_TYPE_CRC32C && (room < 7 || room === 8 || room === 9)) throw malformed(cur, `no room for a 7-byte PP2_TYPE_CRC32C in ${room} bytes`);
+  if (type === PP2_TYPE_SSL && (room < 8 || room === 9 || room === 10)) throw malformed(cur, `no room for a PP2_TYPE_SSL in ${room} bytes`);
+  if (cur + 1 >= available) return -1;
+  const hi = bytes[cur + 1]!;
+  if (cur + 3 + (hi << 8) > end) throw malformed(cur + 1, `TLV 0x${type.toString(16)} of at least ${hi << 8} bytes overruns the header`);
+  if ((type === PP2_TYPE_CRC32C || type === PP2_TYPE_UNIQUE_ID) && hi !== 0) throw malformed(cur + 1, `${type === PP2_TYPE_CRC32C ? 'PP2_TYPE_CRC32C' : 'PP2_TYPE_UNIQUE_ID'} of ${hi << 8} bytes or more`);
+  if (cur + 2 >= available) return -1;
+  const len = (hi << 8) | bytes[cur + 2]!;
+  const vStart = cur + 3;
+  const vEnd = vStart + len;
+  if (vEnd > end) throw malformed(cur + 2, `TLV 0x${type.toString(16)} of ${len} bytes overruns the header by ${vEnd - end}`);
+  if (end - vEnd === 1 || end - vEnd === 2) throw malformed(cur + 2, `TLV 0x${type.toString(16)} leaves ${end - vEnd} bytes, too few for a TLV`);
+  if (type === PP2_TYPE_CRC32C && len !== 4) throw malformed(cur + 2, `PP2_TYPE_CRC32C must be 4 bytes, not ${len}`);
+  if (type === PP2_TYPE_UNIQUE_ID && len > PP2_UNIQUE_ID_MAX_LENGTH) throw malformed(cur + 2, `PP2_TYPE_UNIQUE_ID of ${len} bytes (at most ${PP2_UNIQUE_ID_MAX_LENGTH})`);
+  if (type === PP2_TYPE_SSL) checkSsl(bytes, vStart, vEnd, available);
+  if (vEnd > available) {
+    // A checksum that ends the header is known as soon as everything before it is: check its first bytes now.
+    if (type === PP2_TYPE_CRC32C && vEnd === end && available > vStart) {
+      const bad = crcConflict(bytes, vStart, available, headerCrc32c(bytes, vStart, end), acceptLittleEndianCrc);
+      if (bad >= 0) throw crcMismatch(bytes, vStart, end, bad);
+    }
+    return -1;
+  }
+  if (type === PP2_TYPE_CRC32C) p.crcValueOffset = vStart;
+  return vEnd;
 }
 
 /** The TLVs of an area {@link walkTlvs} has accepted, as views into `bytes`. */
