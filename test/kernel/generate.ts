@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { mulberry32 } from '../support/prng.js';
 import type { Probe } from './lab.js';
 import { CLIENT_V4, CLIENT_V6, DEFAULT_LISTEN_PORTS, NODE_V4, NODE_V6, SERVER_V4, SERVER_V6 } from './topology.js';
 
@@ -52,17 +53,7 @@ export const CLOSED_PORT = 7;
 // ---------------------------------------------------------------------------------------------
 // PRNG
 
-/** mulberry32: tiny, fast, deterministic 32-bit PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 class Rng {
   constructor(private readonly next: () => number) {}

@@ -48,12 +48,15 @@ test('every proper prefix of a valid header needs more bytes; any split gives th
   }
 });
 
+/** `count` mutated headers, each with parser options picked at random, from a seed. */
+function* mutants(seed: number, count: number): Generator<[Buffer, ProxyParseOptions, number, () => number]> {
+  const rand = prng(seed);
+  for (let i = 0; i < count; i++) yield [mutant(rand), pick(rand, OPTIONS), i, rand];
+}
+
 test('an error is raised at the byte that made the prefix invalid, never earlier or later', () => {
-  const rand = prng(2);
   let errors = 0;
-  for (let i = 0; i < 3000; i++) {
-    const input = mutant(rand);
-    const options = pick(rand, OPTIONS);
+  for (const [input, options, i] of mutants(2, 3000)) {
     let offset: number | undefined;
     let code = '';
     try {
@@ -74,11 +77,8 @@ test('an error is raised at the byte that made the prefix invalid, never earlier
 });
 
 test('a prefix that needs more bytes has a next byte that keeps it valid (no dead ends)', () => {
-  const rand = prng(3);
   let checked = 0;
-  for (let i = 0; i < 1500; i++) {
-    const input = mutant(rand);
-    const options = pick(rand, OPTIONS);
+  for (const [input, options, i, rand] of mutants(3, 1500)) {
     const cut = input.subarray(0, int(rand, input.length + 1));
     // Walk back to the longest prefix that still needs more bytes.
     let k = cut.length;

@@ -3,6 +3,7 @@
  * and a one-call classification of a byte string as a stream prefix.
  */
 import { ipv4, ipv6 } from '../../../src/net/index.js';
+import { mulberry32 } from '../../support/prng.js';
 import {
   type ProxyHeaderInit,
   type ProxyParseOptions,
@@ -21,17 +22,8 @@ import {
   uniqueIdTlv,
 } from '../../../src/clientip/proxy-protocol/index.js';
 
-/** mulberry32: small, fast, reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32): floats in [0, 1), the same for the same seed. */
+export const prng = mulberry32;
 
 export function int(rand: () => number, n: number): number {
   return Math.floor(rand() * n);
