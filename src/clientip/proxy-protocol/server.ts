@@ -18,7 +18,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { formatIP } from '../../net/index.js';
 import { PP2_SIGNATURE } from './constants.js';
-import { detectProxySignature, ProxyHeaderDecoder, type ProxyDecodeStep } from './decoder.js';
+import { detectProxySignature, type ProxyDecodeStep, type ProxyDecoderOptions, ProxyHeaderDecoder } from './decoder.js';
 import { ProxyProtocolError, type ProxyProtocolErrorCode } from './errors.js';
 import { clientEndpointOf, type ProxyHeader } from './header.js';
 import { type ProxyParseOptions, resolveParseOptions } from './options.js';
@@ -77,7 +77,9 @@ interface Compiled {
   readonly hasTrusted: boolean;
   readonly isTrusted: (address: string | undefined) => boolean;
   readonly timeoutMs: number;
-  readonly parse: ProxyParseOptions;
+  /** Decoder options for peers that must send a header, and for trusted peers under `optional`. */
+  readonly required: ProxyDecoderOptions;
+  readonly optional: ProxyDecoderOptions;
 }
 
 function invalid(message: string): ProxyProtocolError {
@@ -93,8 +95,15 @@ function compile(policy: ProxyProtocolPolicy): Compiled {
   if (policy.mode === 'reject' && trusted.length > 0) throw invalid('reject takes no trusted CIDRs');
   const timeoutMs = policy.timeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
   if (!(timeoutMs > 0 && timeoutMs <= 0x7fffffff)) throw invalid(`timeoutMs must be a positive number of milliseconds, not ${timeoutMs}`);
-  resolveParseOptions(policy);
-  return { mode: policy.mode, hasTrusted: trusted.length > 0, isTrusted: trustedPeers(trusted), timeoutMs, parse: policy };
+  const parse: ProxyParseOptions = resolveParseOptions(policy);
+  return {
+    mode: policy.mode,
+    hasTrusted: trusted.length > 0,
+    isTrusted: trustedPeers(trusted),
+    timeoutMs,
+    required: { ...parse, optional: false },
+    optional: { ...parse, optional: true },
+  };
 }
 
 /**
@@ -202,7 +211,7 @@ function readHeader(
     return;
   }
   // Only a peer allowed to send a header gets its bytes parsed as one.
-  const decoder = cfg.mode === 'require' || trusted ? new ProxyHeaderDecoder({ ...cfg.parse, optional: cfg.mode === 'optional' }) : undefined;
+  const decoder = cfg.mode === 'require' ? new ProxyHeaderDecoder(cfg.required) : trusted ? new ProxyHeaderDecoder(cfg.optional) : undefined;
   const watch = decoder === undefined ? new SignatureWatch() : undefined;
   let settled = false;
 
