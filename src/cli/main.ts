@@ -9,6 +9,7 @@ import { type NetfilterTraceFlags, runNetfilterTrace } from './netfilter-trace.j
 import { type RulesFlags, runRules } from './rules.js';
 import { runTrace, type TraceFlags } from './trace.js';
 import { runDemo } from './demo.js';
+import { type EchoFlags, runEcho } from './echo.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -71,6 +72,20 @@ Example:
     )
     .action((flags: NetfilterTraceFlags) => {
       setExit(runNetfilterTrace(flags, io.stdout, io.stderr));
+    });
+
+  program
+    .command('echo')
+    .description('The diagnostic server to run as a pod: answers with the TCP peer, the PROXY protocol header, the forwarded headers and the client IP under each strategy')
+    .option('--port <n>', 'port to listen on (0: any free port)', '8080')
+    .option('--host <address>', 'address to listen on (default 0.0.0.0)')
+    .addOption(new Option('--proxy-protocol <mode>', 'PROXY protocol: require it, accept it from --proxy-peer only, or off').default('off').choices(['require', 'optional', 'off']))
+    .option('--proxy-peer <cidr>', 'a load balancer that may send a PROXY header; repeat', collect)
+    .option('--trust <cidr>', 'a proxy whose X-Forwarded-For entries are trusted (RightmostTrustedRange); repeat', collect)
+    .option('--tcp', 'raw TCP instead of HTTP: write the answer as soon as a connection is in')
+    .addHelpText('after', '\nHTTP answers are text; JSON with Accept: application/json or ?format=json (docs/echo.md).')
+    .action((flags: EchoFlags) => {
+      setExit(runEcho(flags, io.stdout, io.stderr));
     });
 
   program
