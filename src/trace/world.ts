@@ -215,12 +215,9 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
         const ref = ep.targetRef?.kind === 'Pod' && ep.targetRef.name ? `${ep.targetRef.namespace ?? slice.metadata.namespace}/${ep.targetRef.name}` : `${slice.metadata.namespace}/${formatIP(ip).replaceAll(':', '-')}`;
         const id = `pod/${ref}`;
         if (network.host(id)) continue;
-        network.addHost({
-          id,
-          kind: 'pod',
-          host: buildHost({ interfaces: [{ name: 'eth0', addresses: [`${formatIP(ip)}/${cidr.prefixLength}`] }], routes: [`${ip.family === 4 ? 'default' : '::/0'} via ${formatIP(gw)} dev eth0`], ipForward: false }),
-          rules: (f) => EMPTY[f],
-        });
+        const build = () =>
+          buildHost({ interfaces: [{ name: 'eth0', addresses: [`${formatIP(ip)}/${cidr.prefixLength}`] }], routes: [`${ip.family === 4 ? 'default' : '::/0'} via ${formatIP(gw)} dev eth0`], ipForward: false });
+        network.addHost(lazyHost(id, 'pod', build, (f) => EMPTY[f]));
         owners.set(formatIP(ip), id);
         bridges.set(node.name, [...(bridges.get(node.name) ?? []), { host: id, interface: 'eth0', addresses: [formatIP(ip)] }]);
         podless.push(formatIP(ip));
