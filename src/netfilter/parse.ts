@@ -14,6 +14,7 @@ import {
   type Match,
   type Negatable,
   type Rule,
+  type SourceLocation,
   type Ruleset,
   type Table,
   type TableName,
@@ -139,6 +140,93 @@ export function tokenizeRule(text: string): string[] {
   return words;
 }
 
+/** True when the text has an even number of double quotes. */
+function quotesPaired(text: string): boolean {
+  let count = 0;
+  for (let q = text.indexOf('"'); q >= 0; q = text.indexOf('"', q + 1)) count++;
+  return (count & 1) === 0;
+}
+
+/**
+ * The words of one rule line, read in place: the same words as {@link tokenizeRule}, without
+ * building the array. Lines with a backslash, a tab or an odd number of quotes (rare in
+ * iptables-save output) go through tokenizeRule instead, so its errors come first, as before.
+ */
+class RuleWords {
+  private text = '';
+  private pos = 0;
+  private list: readonly string[] | undefined = undefined;
+  private index = 0;
+  private savedPos = 0;
+  private savedIndex = 0;
+
+  /** Start on a line; throws {@link OptionError} for text tokenizeRule refuses. */
+  start(text: string): void {
+    this.text = text;
+    this.pos = 0;
+    this.index = 0;
+    // Without backslashes, quotes pair up in order: an odd count is the only unterminated quote.
+    this.list = text.indexOf('\\') >= 0 || text.indexOf('\t') >= 0 || !quotesPaired(text) ? tokenizeRule(text) : undefined;
+  }
+
+  /** The next word, or undefined at the end of the line. */
+  next(): string | undefined {
+    const list = this.list;
+    if (list !== undefined) return this.index < list.length ? list[this.index++] : undefined;
+    const text = this.text;
+    const n = text.length;
+    let i = this.pos;
+    while (i < n && text.charCodeAt(i) === 32) i++;
+    if (i >= n) {
+      this.pos = n;
+      return undefined;
+    }
+    let j = i;
+    while (j < n) {
+      const c = text.charCodeAt(j);
+      if (c === 32 || c === 34) break;
+      j++;
+    }
+    if (j === n || text.charCodeAt(j) === 32) {
+      this.pos = j;
+      return text.slice(i, j);
+    }
+    // A word with quotes: a quoted run keeps its spaces and loses its quotes.
+    let word = text.slice(i, j);
+    while (j < n) {
+      const c = text.charCodeAt(j);
+      if (c === 32) break;
+      if (c === 34) {
+        const q = text.indexOf('"', j + 1); // paired: checked in start()
+        word += text.slice(j + 1, q);
+        j = q + 1;
+      } else {
+        let k = j + 1;
+        while (k < n) {
+          const d = text.charCodeAt(k);
+          if (d === 32 || d === 34) break;
+          k++;
+        }
+        word += text.slice(j, k);
+        j = k;
+      }
+    }
+    this.pos = j;
+    return word;
+  }
+
+  /** Remember the position, to read ahead and {@link restore} it. */
+  save(): void {
+    this.savedPos = this.pos;
+    this.savedIndex = this.index;
+  }
+
+  restore(): void {
+    this.pos = this.savedPos;
+    this.index = this.savedIndex;
+  }
+}
+
 interface TableBuilder {
   readonly table: Table;
   readonly declared: Map<string, number>;
@@ -152,28 +240,8 @@ function detectFamily(text: string): IPFamily {
   return m && m[1]!.includes(':') && !/^[0-9.]+:[0-9-]+$/.test(m[1]!) ? 6 : 4;
 }
 
-/**
- * Identical matches and targets (the same `-m tcp --dport 80` in thousands of kube-proxy rules)
- * are built once per parse and shared: they hold no per-rule state.
- */
-
-let interned = newInterned();
-
-function newInterned() {
-  return { matches: new Map<string, Match>(), targets: new Map<string, Target>(), jumps: new Map<string, Target>(), gotos: new Map<string, Target>() };
-}
-
 /** Parse a ruleset dump. Throws {@link RulesetSyntaxError} for anything it cannot accept. */
 export function parseRuleset(text: string, options: ParseRulesetOptions = {}): Ruleset {
-  interned = newInterned();
-  try {
-    return parseRulesetText(text, options);
-  } finally {
-    interned = newInterned();
-  }
-}
-
-function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
   const file = options.file ?? '<rules>';
   const family = options.family ?? detectFamily(text);
   const lenient = options.lenient ?? false;
@@ -183,6 +251,8 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
   let current: TableBuilder | undefined;
   let lastChain: Chain | undefined;
   const lines = text.split(/\r?\n/);
+  const parser = new RuleParser(family, lenient);
+  const words = parser.words;
 
   const fail = (line: number, detail: string): never => {
     throw new RulesetSyntaxError(file, line, detail);
@@ -227,14 +297,13 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
       counters = { packets: BigInt(counterMatch[1]!), bytes: BigInt(counterMatch[2]!) };
       body = body.slice(counterMatch[0].length);
     }
-    let words: string[];
     try {
-      words = tokenizeRule(body);
+      words.start(body);
     } catch (e) {
       return fail(lineNo, (e as Error).message);
     }
-    const command = words[0]!;
-    const chainName = words[1];
+    const command = words.next()!;
+    const chainName = words.next();
     if (command !== '-A' && command !== '--append') lastChain = undefined;
     const table = builder.table;
     switch (command) {
@@ -249,26 +318,20 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
         }
         const chain = lastChain;
         if (!chain) fail(lineNo, `chain "${chainName}" does not exist in table ${table.name} (declare it with ":${chainName} - [0:0]")`);
-        let start = 2;
         let position = chain!.rules.length;
-        const insertAt = words[2];
-        if ((command === '-I' || command === '--insert') && insertAt !== undefined && /^[0-9]+$/.test(insertAt)) {
-          position = Number(insertAt) - 1;
-          if (position < 0 || position > chain!.rules.length) fail(lineNo, `-I ${chainName} ${insertAt}: no such position`);
-          start = 3;
-        } else if (command === '-I' || command === '--insert') {
-          position = 0;
+        if (command === '-I' || command === '--insert') {
+          words.save();
+          const insertAt = words.next();
+          if (insertAt !== undefined && /^[0-9]+$/.test(insertAt)) {
+            position = Number(insertAt) - 1;
+            if (position < 0 || position > chain!.rules.length) fail(lineNo, `-I ${chainName} ${insertAt}: no such position`);
+          } else {
+            words.restore();
+            position = 0;
+          }
         }
-        const rule = parseRule(words, start, {
-          number: position + 1,
-          family,
-          table: table.name,
-          chain: chain!.name, // the chain's own string, shared by its rules
-          lenient,
-          text: body,
-          counters,
-          location: { file, line: lineNo },
-        });
+        // The chain's own name string is shared by its rules.
+        const rule = parser.rule(chain!, position + 1, body, counters, { file, line: lineNo });
         if (position === chain!.rules.length) {
           chain!.rules.push(rule);
         } else {
@@ -308,7 +371,7 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
       case '-P':
       case '--policy': {
         const chain = chainName ? table.chains.get(chainName) : undefined;
-        const policy = words[2];
+        const policy = words.next();
         if (!chain || !chain.builtin) fail(lineNo, `-P: "${chainName ?? ''}" is not a built-in chain of table ${table.name}`);
         if (policy !== 'ACCEPT' && policy !== 'DROP') fail(lineNo, `-P: policy must be ACCEPT or DROP, not "${policy ?? ''}"`);
         table.chains.set(chainName!, { ...chain!, policy: policy as 'ACCEPT' | 'DROP' });
@@ -356,258 +419,345 @@ function declareChain(
   builder.declared.set(name!, lineNo);
 }
 
-interface RuleContext {
-  readonly number: number;
-  readonly family: IPFamily;
-  readonly table: TableName;
-  readonly chain: string;
-  readonly lenient: boolean;
-  readonly text: string;
-  readonly counters: Rule['counters'];
-  readonly location: { readonly file: string; readonly line: number };
-}
-
 const HOOKS_WITH_IN: readonly string[] = ['PREROUTING', 'INPUT', 'FORWARD'];
 const HOOKS_WITH_OUT: readonly string[] = ['FORWARD', 'OUTPUT', 'POSTROUTING'];
+
+/** A module's options as a map (name → number of values): faster than `in` on fresh strings. */
+const optionCountsCache = new WeakMap<MatchModule | TargetModule, ReadonlyMap<string, number>>();
+
+function optionCounts(module: MatchModule | TargetModule): ReadonlyMap<string, number> {
+  let counts = optionCountsCache.get(module);
+  if (!counts) {
+    counts = new Map(Object.entries(module.options));
+    optionCountsCache.set(module, counts);
+  }
+  return counts;
+}
 
 /** A match module being collected while a rule's words are read; `key` interns it. */
 interface PendingModule {
   readonly name: string;
   readonly module: MatchModule | undefined;
+  readonly counts: ReadonlyMap<string, number> | undefined;
   readonly options: ParsedOption[];
   key: string;
 }
 
-function fail(rc: RuleContext, detail: string): never {
-  throw new RulesetSyntaxError(rc.location.file, rc.location.line, detail);
-}
+/** The `matches` of every rule without conditions other than the header fields. */
+const NO_MATCHES: readonly Match[] = Object.freeze([]);
 
-function nextWord(words: readonly string[], i: number, opt: string, rc: RuleContext): string {
-  const v = words[i];
-  if (v === undefined) fail(rc, `${opt} needs a value`);
-  return v;
-}
-
-function parseAddressOption(opt: string, text: string, rc: RuleContext): IPNetwork {
-  if (text.includes(',')) fail(rc, `${opt} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
-  let net: IPNetwork;
-  try {
-    net = parseNetwork(text, { allowMask: true });
-  } catch (e) {
-    if (e instanceof AddressError) fail(rc, `${opt}: ${e.message}`);
-    throw e;
-  }
-  if (net.family !== rc.family) fail(rc, `${opt} ${text} is an IPv${net.family} address in an IPv${rc.family} ruleset`);
-  return net;
-}
-
-function parseInterfaceOption(opt: string, name: string, rc: RuleContext): InterfaceMatch {
-  if (name.length === 0 || name.length > 15 || /[\s/]/.test(name)) fail(rc, `${opt} "${name}" is not an interface name`);
+function parseInterfaceOption(opt: string, name: string, location: SourceLocation): InterfaceMatch {
+  if (name.length === 0 || name.length > 15 || /[\s/]/.test(name)) failAt(location, `${opt} "${name}" is not an interface name`);
   return name.endsWith('+') ? { name: name.slice(0, -1), wildcard: true } : { name, wildcard: false };
 }
 
-function ruleContextKey(rc: RuleContext, isBuiltin: boolean, protocol: Negatable<number> | undefined): string {
-  return `${rc.family}|${rc.table}|${isBuiltin ? rc.chain : '-'}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
+function failAt(location: SourceLocation, detail: string): never {
+  throw new RulesetSyntaxError(location.file, location.line, detail);
 }
 
-function parseRule(words: string[], start: number, rc: RuleContext): Rule {
-  let protocol: Negatable<number> | undefined;
-  let source: Rule['source'];
-  let destination: Rule['destination'];
-  let inInterface: Negatable<InterfaceMatch> | undefined;
-  let outInterface: Negatable<InterfaceMatch> | undefined;
-  let fragment: Rule['fragment'];
-  let counters = rc.counters;
-  const modules: PendingModule[] = [];
-  let targetName: string | undefined;
-  let targetModule: TargetModule | undefined;
-  let isGoto = false;
-  const targetOptions: ParsedOption[] = [];
-  let targetKey = '';
-  const unknown: string[] = [];
-  let negate = false;
-  let comment: string | undefined;
-  const isBuiltin = (BUILTIN_CHAINS[rc.table] as readonly string[]).includes(rc.chain);
+/**
+ * Reads rules, one at a time, for one parse. Identical matches and targets (the same
+ * `-m tcp --dport 80` in thousands of kube-proxy rules) are built once per parse and shared, as
+ * are protocols and addresses: none of them holds per-rule state.
+ */
+class RuleParser {
+  readonly words = new RuleWords();
+  private readonly matches = new Map<string, Match>();
+  private readonly targets = new Map<string, Target>();
+  private readonly jumps = new Map<string, Target>();
+  private readonly gotos = new Map<string, Target>();
+  private readonly protocolNumbers = new Map<string, number>();
+  /** Negatable protocols by `2 * number + negated`. */
+  private readonly protocols: (Negatable<number> | undefined)[] = [];
+  /** Addresses by text, plain and negated. */
+  private readonly networks = new Map<string, readonly [Negatable<IPNetwork>, Negatable<IPNetwork>]>();
+  /** Scratch list of a rule's matches. */
+  private readonly built: Match[] = [];
 
-  for (let i = start; i < words.length; i++) {
-    const w = words[i]!;
-    if (w === '!') {
-      if (negate) fail(rc, 'two "!" in a row');
-      negate = true;
-      continue;
+  constructor(
+    private readonly family: IPFamily,
+    private readonly lenient: boolean,
+  ) {}
+
+  private protocol(text: string, negated: boolean, location: SourceLocation): Negatable<number> {
+    let value = this.protocolNumbers.get(text);
+    if (value === undefined) {
+      value = protocolNumber(text);
+      if (value === undefined) failAt(location, `-p: unknown protocol "${text}"`);
+      this.protocolNumbers.set(text, value);
     }
-    if (w === '-p' || w === '--protocol') {
-      const text = nextWord(words, ++i, w, rc);
-      const proto = protocolNumber(text);
-      if (proto === undefined) fail(rc, `-p: unknown protocol "${text}"`);
-      protocol = { value: proto, negated: negate };
-      negate = false;
-    } else if (w === '-s' || w === '--source' || w === '--src') {
-      source = { value: parseAddressOption(w, nextWord(words, ++i, w, rc), rc), negated: negate };
-      negate = false;
-    } else if (w === '-d' || w === '--destination' || w === '--dst') {
-      destination = { value: parseAddressOption(w, nextWord(words, ++i, w, rc), rc), negated: negate };
-      negate = false;
-    } else if (w === '-i' || w === '--in-interface') {
-      if (isBuiltin && !HOOKS_WITH_IN.includes(rc.chain)) fail(rc, `-i cannot be used in ${rc.chain}: packets there have no input interface`);
-      inInterface = { value: parseInterfaceOption(w, nextWord(words, ++i, w, rc), rc), negated: negate };
-      negate = false;
-    } else if (w === '-o' || w === '--out-interface') {
-      if (isBuiltin && !HOOKS_WITH_OUT.includes(rc.chain)) fail(rc, `-o cannot be used in ${rc.chain}: packets there have no output interface yet`);
-      outInterface = { value: parseInterfaceOption(w, nextWord(words, ++i, w, rc), rc), negated: negate };
-      negate = false;
-    } else if (w === '-f' || w === '--fragment') {
-      fragment = { value: true, negated: negate };
-      negate = false;
-    } else if (w === '-m' || w === '--match') {
-      if (negate) fail(rc, '"!" cannot negate -m');
-      const name = nextWord(words, ++i, w, rc);
-      const module = MATCH_MODULES.get(name);
-      if (!module) {
-        if (!rc.lenient) fail(rc, `match extension "${name}" is not modelled by kubepath`);
-        unknown.push(`-m ${name}`);
-      }
-      modules.push({ name, module, options: [], key: name });
-    } else if (w === '-j' || w === '--jump' || w === '-g' || w === '--goto') {
-      if (negate) fail(rc, `"!" cannot negate ${w}`);
-      if (targetName !== undefined) fail(rc, 'a rule has one target (-j/-g) only');
-      targetName = nextWord(words, ++i, w, rc);
-      isGoto = w === '-g' || w === '--goto';
-      targetModule = isGoto ? undefined : TARGET_MODULES.get(targetName);
-    } else if (w === '-c' || w === '--set-counters') {
-      const p = nextWord(words, ++i, w, rc);
-      const b = nextWord(words, ++i, w, rc);
-      if (!/^[0-9]+$/.test(p) || !/^[0-9]+$/.test(b)) fail(rc, '-c needs two counter values');
-      counters = { packets: BigInt(p), bytes: BigInt(b) };
-    } else if (w.charCodeAt(0) !== 45 /* - */) {
-      fail(rc, `unexpected "${printable(w)}" (bad argument: quote values that contain spaces)`);
-    } else {
-      // A module option: the target's, else the most recent match that has it, else the implicit protocol match.
-      const neg = negate;
-      negate = false;
-      if (targetModule && w in targetModule.options) {
-        const count = targetModule.options[w]!;
-        const values = words.slice(i + 1, i + 1 + count);
-        if (values.length < count) fail(rc, `${w} needs ${count === 1 ? 'a value' : `${count} values`}`);
-        i += count;
-        targetOptions.push({ name: w, values, negated: neg });
-        targetKey += `${neg ? '!' : ''}${w}\u0000${values.join('\u0000')}\u0001`;
-        continue;
-      }
-      let owner: PendingModule | undefined;
-      for (let k = modules.length - 1; k >= 0 && !owner; k--) if (modules[k]!.module && w in modules[k]!.module!.options) owner = modules[k];
-      if (!owner && protocol && !protocol.negated) {
-        const implicit = implicitProtocolMatch(protocol.value);
-        if (implicit && w in implicit.options) {
-          owner = { name: implicit.name, module: implicit, options: [], key: implicit.name };
-          modules.push(owner);
-        }
-      }
-      if (owner && owner.name === 'comment' && w === '--comment' && !neg && comment === undefined) {
-        // Always matches: kept as the rule's comment rather than as a condition.
-        comment = nextWord(words, ++i, w, rc);
-        if (comment.length > 255) fail(rc, '-m comment: --comment is longer than 255 characters');
-        continue;
-      }
-      if (owner) {
-        const count = owner.module!.options[w]!;
-        const values = words.slice(i + 1, i + 1 + count);
-        if (values.length < count) fail(rc, `${w} needs ${count === 1 ? 'a value' : `${count} values`}`);
-        i += count;
-        owner.options.push({ name: w, values, negated: neg });
-        owner.key += `\u0001${neg ? '!' : ''}${w}\u0000${count === 1 ? values[0] : values.join('\u0000')}`;
-        continue;
-      }
-      if (rc.lenient && (unknown.length > 0 || (targetName !== undefined && !targetModule))) {
-        // An option of an extension kubepath does not model: keep its values with it.
-        const values: string[] = [];
-        while (i + 1 < words.length && !words[i + 1]!.startsWith('-') && words[i + 1] !== '!') values.push(words[++i]!);
-        if (targetName !== undefined && !targetModule) targetOptions.push({ name: w, values, negated: neg });
-        else modules[modules.length - 1]!.options.push({ name: w, values, negated: neg });
-        continue;
-      }
-      const loaded = modules.map((m) => m.name);
-      fail(rc, `unknown option "${printable(w)}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${targetName ? ` (target ${targetName})` : ''}`);
-    }
+    const slot = 2 * value + (negated ? 1 : 0);
+    return (this.protocols[slot] ??= { value, negated });
   }
-  if (negate) fail(rc, '"!" at the end of the rule negates nothing');
 
-  // What module builders may depend on; made only when something is built or interned.
-  let info: RuleInfo | undefined;
-  let context: string | undefined;
-  const ruleInfo = (): RuleInfo => (info ??= { family: rc.family, table: rc.table, chain: rc.chain, protocol });
-  const contextKey = (): string => (context ??= ruleContextKey(rc, isBuiltin, protocol));
-  const matches: Match[] = [];
-  for (const m of modules) {
-    if (!m.module) continue;
-    if (m.name === 'comment' && m.options.length === 0 && comment !== undefined) continue;
-    const key = `${m.key}|${contextKey()}`;
-    let built = interned.matches.get(key);
-    if (!built) {
+  private address(opt: string, text: string, negated: boolean, location: SourceLocation): Negatable<IPNetwork> {
+    let known = this.networks.get(text);
+    if (known === undefined) {
+      if (text.includes(',')) failAt(location, `${opt} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
+      let net: IPNetwork;
       try {
-        built = m.module.build(m.options, ruleInfo());
+        net = parseNetwork(text, { allowMask: true });
       } catch (e) {
-        if (e instanceof OptionError || e instanceof AddressError) fail(rc, `-m ${m.name}: ${e.message}`);
+        if (e instanceof AddressError) failAt(location, `${opt}: ${e.message}`);
         throw e;
       }
-      interned.matches.set(key, built);
+      if (net.family !== this.family) failAt(location, `${opt} ${text} is an IPv${net.family} address in an IPv${this.family} ruleset`);
+      known = [
+        { value: net, negated: false },
+        { value: net, negated: true },
+      ];
+      this.networks.set(text, known);
     }
-    matches.push(built);
+    return known[negated ? 1 : 0];
   }
-  let target: Target | undefined;
-  if (targetName !== undefined && !targetModule && targetOptions.length === 0) {
-    // A jump or goto to a chain (resolved at COMMIT): shared per chain name.
-    const cache = isGoto ? interned.gotos : interned.jumps;
-    target = cache.get(targetName);
-    if (!target) {
-      target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
-      cache.set(targetName, target);
+
+  private value(opt: string, location: SourceLocation): string {
+    const v = this.words.next();
+    if (v === undefined) failAt(location, `${opt} needs a value`);
+    return v;
+  }
+
+  /** The next `count` words, the values of option `opt`. */
+  private values(opt: string, count: number, location: SourceLocation): string[] {
+    const values: string[] = [];
+    for (let k = 0; k < count; k++) {
+      const v = this.words.next();
+      if (v === undefined) failAt(location, `${opt} needs ${count === 1 ? 'a value' : `${count} values`}`);
+      values.push(v);
     }
-  } else if (targetName !== undefined) {
-    // Targets that carry addresses (DNAT, SNAT, ...) are mostly one of a kind: not worth a key.
-    const key = targetModule && PER_RULE_TARGETS.has(targetName) ? undefined : `${targetName}|${isGoto}|${contextKey()}|${targetKey}`;
-    target = key === undefined ? undefined : interned.targets.get(key);
-    if (!target) {
-      if (targetModule) {
+    return values;
+  }
+
+  /** Read the rest of the current line (after `-A CHAIN`) as a rule of `chain`. */
+  rule(chain: Chain, number: number, text: string, counters: Rule['counters'], location: SourceLocation): Rule {
+    const words = this.words;
+    const family = this.family;
+    const lenient = this.lenient;
+    const table = chain.table;
+    const chainName = chain.name;
+    const isBuiltin = chain.builtin;
+    let protocol: Negatable<number> | undefined;
+    let source: Rule['source'];
+    let destination: Rule['destination'];
+    let inInterface: Negatable<InterfaceMatch> | undefined;
+    let outInterface: Negatable<InterfaceMatch> | undefined;
+    let fragment: Rule['fragment'];
+    const modules: PendingModule[] = [];
+    let targetName: string | undefined;
+    let targetModule: TargetModule | undefined;
+    let targetCounts: ReadonlyMap<string, number> | undefined;
+    let isGoto = false;
+    let targetOptions: ParsedOption[] | undefined;
+    let targetKey = '';
+    let unknown: string[] | undefined;
+    let negate = false;
+    let comment: string | undefined;
+
+    for (let w = words.next(); w !== undefined; w = words.next()) {
+      switch (w) {
+        case '!':
+          if (negate) failAt(location, 'two "!" in a row');
+          negate = true;
+          continue;
+        case '-p':
+        case '--protocol':
+          protocol = this.protocol(this.value(w, location), negate, location);
+          break;
+        case '-s':
+        case '--source':
+        case '--src':
+          source = this.address(w, this.value(w, location), negate, location);
+          break;
+        case '-d':
+        case '--destination':
+        case '--dst':
+          destination = this.address(w, this.value(w, location), negate, location);
+          break;
+        case '-i':
+        case '--in-interface':
+          if (isBuiltin && !HOOKS_WITH_IN.includes(chainName)) failAt(location, `-i cannot be used in ${chainName}: packets there have no input interface`);
+          inInterface = { value: parseInterfaceOption(w, this.value(w, location), location), negated: negate };
+          break;
+        case '-o':
+        case '--out-interface':
+          if (isBuiltin && !HOOKS_WITH_OUT.includes(chainName)) failAt(location, `-o cannot be used in ${chainName}: packets there have no output interface yet`);
+          outInterface = { value: parseInterfaceOption(w, this.value(w, location), location), negated: negate };
+          break;
+        case '-f':
+        case '--fragment':
+          fragment = { value: true, negated: negate };
+          break;
+        case '-m':
+        case '--match': {
+          if (negate) failAt(location, '"!" cannot negate -m');
+          const name = this.value(w, location);
+          const module = MATCH_MODULES.get(name);
+          if (!module) {
+            if (!lenient) failAt(location, `match extension "${name}" is not modelled by kubepath`);
+            (unknown ??= []).push(`-m ${name}`);
+          }
+          modules.push({ name, module, counts: module ? optionCounts(module) : undefined, options: [], key: name });
+          break;
+        }
+        case '-j':
+        case '--jump':
+        case '-g':
+        case '--goto':
+          if (negate) failAt(location, `"!" cannot negate ${w}`);
+          if (targetName !== undefined) failAt(location, 'a rule has one target (-j/-g) only');
+          targetName = this.value(w, location);
+          isGoto = w === '-g' || w === '--goto';
+          targetModule = isGoto ? undefined : TARGET_MODULES.get(targetName);
+          targetCounts = targetModule ? optionCounts(targetModule) : undefined;
+          break;
+        case '-c':
+        case '--set-counters': {
+          const p = this.value(w, location);
+          const b = this.value(w, location);
+          if (!/^[0-9]+$/.test(p) || !/^[0-9]+$/.test(b)) failAt(location, '-c needs two counter values');
+          counters = { packets: BigInt(p), bytes: BigInt(b) };
+          continue; // "!" before -c applies to the next option
+        }
+        default: {
+          if (w.charCodeAt(0) !== 45 /* - */) failAt(location, `unexpected "${printable(w)}" (bad argument: quote values that contain spaces)`);
+          // A module option: the target's, else the most recent match that has it, else the implicit protocol match.
+          const neg = negate;
+          negate = false;
+          const targetCount = targetCounts?.get(w);
+          if (targetCount !== undefined) {
+            const values = this.values(w, targetCount, location);
+            (targetOptions ??= []).push({ name: w, values, negated: neg });
+            targetKey += `${neg ? '!' : ''}${w}\u0000${values.join('\u0000')}\u0001`;
+            continue;
+          }
+          let owner: PendingModule | undefined;
+          let count: number | undefined;
+          for (let k = modules.length - 1; k >= 0 && count === undefined; k--) {
+            count = modules[k]!.counts?.get(w);
+            if (count !== undefined) owner = modules[k];
+          }
+          if (!owner && protocol && !protocol.negated) {
+            const implicit = implicitProtocolMatch(protocol.value);
+            count = implicit ? optionCounts(implicit).get(w) : undefined;
+            if (implicit && count !== undefined) {
+              owner = { name: implicit.name, module: implicit, counts: optionCounts(implicit), options: [], key: implicit.name };
+              modules.push(owner);
+            }
+          }
+          if (owner && owner.name === 'comment' && w === '--comment' && !neg && comment === undefined) {
+            // Always matches: kept as the rule's comment rather than as a condition.
+            comment = this.value(w, location);
+            if (comment.length > 255) failAt(location, '-m comment: --comment is longer than 255 characters');
+            continue;
+          }
+          if (owner && count !== undefined) {
+            const values = this.values(w, count, location);
+            owner.options.push({ name: w, values, negated: neg });
+            owner.key += `\u0001${neg ? '!' : ''}${w}\u0000${count === 1 ? values[0] : values.join('\u0000')}`;
+            continue;
+          }
+          if (lenient && (unknown !== undefined || (targetName !== undefined && !targetModule))) {
+            // An option of an extension kubepath does not model: keep its values with it.
+            const values: string[] = [];
+            for (;;) {
+              words.save();
+              const v = words.next();
+              if (v === undefined || v.startsWith('-') || v === '!') break;
+              values.push(v);
+            }
+            words.restore();
+            if (targetName !== undefined && !targetModule) (targetOptions ??= []).push({ name: w, values, negated: neg });
+            else modules[modules.length - 1]!.options.push({ name: w, values, negated: neg });
+            continue;
+          }
+          const loaded = modules.map((m) => m.name);
+          failAt(location, `unknown option "${printable(w)}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${targetName ? ` (target ${targetName})` : ''}`);
+        }
+      }
+      negate = false;
+    }
+    if (negate) failAt(location, '"!" at the end of the rule negates nothing');
+
+    // What module builders may depend on; made only when something is built or interned.
+    let info: RuleInfo | undefined;
+    let context: string | undefined;
+    const built = this.built;
+    let count = 0;
+    for (const m of modules) {
+      if (!m.module) continue;
+      if (m.name === 'comment' && m.options.length === 0 && comment !== undefined) continue;
+      context ??= `${family}|${table}|${isBuiltin ? chainName : '-'}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
+      const key = `${m.key}|${context}`;
+      let match = this.matches.get(key);
+      if (!match) {
         try {
-          target = targetModule.build(targetOptions, ruleInfo());
+          match = m.module.build(m.options, (info ??= { family, table, chain: chainName, protocol }));
         } catch (e) {
-          if (e instanceof OptionError || e instanceof AddressError) fail(rc, `-j ${targetName}: ${e.message}`);
+          if (e instanceof OptionError || e instanceof AddressError) failAt(location, `-m ${m.name}: ${e.message}`);
           throw e;
         }
-      } else if (targetOptions.length > 0) {
-        // Options after an unknown -j: an extension target kubepath does not model.
-        if (!rc.lenient) fail(rc, `target "${targetName}" is not modelled by kubepath`);
-        target = { name: targetName, text: `-j ${targetName}`, kind: 'unmodelled', reason: `target ${targetName} is not modelled` };
-      } else {
-        // Resolved at COMMIT: a user chain, or an extension target without options.
-        target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
+        this.matches.set(key, match);
       }
-      if (key !== undefined) interned.targets.set(key, target);
+      built[count++] = match;
     }
+    const matches = count === 0 ? NO_MATCHES : built.slice(0, count);
+    let target: Target | undefined;
+    if (targetName !== undefined && !targetModule && targetOptions === undefined) {
+      // A jump or goto to a chain (resolved at COMMIT): shared per chain name.
+      const cache = isGoto ? this.gotos : this.jumps;
+      target = cache.get(targetName);
+      if (!target) {
+        target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
+        cache.set(targetName, target);
+      }
+    } else if (targetName !== undefined) {
+      // Targets that carry addresses (DNAT, SNAT, ...) are mostly one of a kind: not worth a key.
+      context ??= `${family}|${table}|${isBuiltin ? chainName : '-'}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
+      const key = targetModule && PER_RULE_TARGETS.has(targetName) ? undefined : `${targetName}|${isGoto}|${context}|${targetKey}`;
+      target = key === undefined ? undefined : this.targets.get(key);
+      if (!target) {
+        const options = targetOptions ?? [];
+        if (targetModule) {
+          try {
+            target = targetModule.build(options, (info ??= { family, table, chain: chainName, protocol }));
+          } catch (e) {
+            if (e instanceof OptionError || e instanceof AddressError) failAt(location, `-j ${targetName}: ${e.message}`);
+            throw e;
+          }
+        } else if (options.length > 0) {
+          // Options after an unknown -j: an extension target kubepath does not model.
+          if (!lenient) failAt(location, `target "${targetName}" is not modelled by kubepath`);
+          target = { name: targetName, text: `-j ${targetName}`, kind: 'unmodelled', reason: `target ${targetName} is not modelled` };
+        } else {
+          // Resolved at COMMIT: a user chain, or an extension target without options.
+          target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
+        }
+        if (key !== undefined) this.targets.set(key, target);
+      }
+    }
+    if (target?.kind === 'unmodelled') {
+      if (!lenient) failAt(location, `-j ${targetName}: ${target.reason}`);
+      (unknown ??= []).push(`-j ${targetName}`);
+    }
+    return {
+      table,
+      chain: chainName,
+      number,
+      location,
+      text,
+      protocol,
+      source,
+      destination,
+      inInterface,
+      outInterface,
+      fragment,
+      matches,
+      comment,
+      target,
+      unmodelled: unknown !== undefined ? `${unknown.join(', ')} not modelled` : undefined,
+      counters,
+    };
   }
-  if (target?.kind === 'unmodelled') {
-    if (!rc.lenient) fail(rc, `-j ${targetName}: ${target.reason}`);
-    unknown.push(`-j ${targetName}`);
-  }
-  return {
-    table: rc.table,
-    chain: rc.chain,
-    number: rc.number,
-    location: rc.location,
-    text: rc.text,
-    protocol,
-    source,
-    destination,
-    inInterface,
-    outInterface,
-    fragment,
-    matches,
-    comment,
-    target,
-    unmodelled: unknown.length > 0 ? `${unknown.join(', ')} not modelled` : undefined,
-    counters,
-  };
 }
 
 /** Targets whose options are usually different in every rule. */
