@@ -98,12 +98,13 @@ const REJECT_V6 = new Map([
   ['tcp-reset', 'tcp-reset'],
 ]);
 
+const HOOKS: readonly string[] = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'];
+
 function onlyIn(info: RuleInfo, target: string, tables: readonly string[], chains: readonly string[]): void {
   if (!tables.includes(info.table)) {
     throw new OptionError(`-j ${target} is only valid in the ${tables.join('/')} table, not ${info.table}`);
   }
-  const builtin = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'];
-  if (builtin.includes(info.chain) && !chains.includes(info.chain)) {
+  if (HOOKS.includes(info.chain) && !chains.includes(info.chain)) {
     throw new OptionError(`-j ${target} is only valid in ${chains.join('/')} (and chains called from there), not ${info.chain}`);
   }
 }
@@ -183,6 +184,14 @@ const connmarkTarget: TargetModule = {
   },
 };
 
+/** `text.split('-')` as [first, second, more than two parts], without the array of parts. */
+function splitDash(text: string): [string, string | undefined, boolean] {
+  const dash = text.indexOf('-');
+  if (dash < 0) return [text, undefined, false];
+  const next = text.indexOf('-', dash + 1);
+  return [text.slice(0, dash), text.slice(dash + 1, next < 0 ? text.length : next), next >= 0];
+}
+
 /** Parse `[ADDR[-ADDR]][:PORT[-PORT]]` (IPv6 addresses in brackets when a port follows). */
 export function parseNatRange(text: string, family: 4 | 6): NatRange {
   let addrPart = text;
@@ -203,10 +212,10 @@ export function parseNatRange(text: string, family: 4 | 6): NatRange {
   let minAddress: IPAddress | undefined;
   let maxAddress: IPAddress | undefined;
   if (addrPart !== '') {
-    const [a, b, extra] = family === 6 && !addrPart.includes('-') ? [addrPart] : addrPart.split('-');
+    const [a, b, extra] = splitDash(addrPart);
     try {
-      if (extra !== undefined) throw new Error('too many "-"');
-      minAddress = parseIP(a!);
+      if (extra) throw new Error('too many "-"');
+      minAddress = parseIP(a);
       maxAddress = b === undefined ? minAddress : parseIP(b);
     } catch (e) {
       throw new OptionError(`"${text}": ${(e as Error).message}`);
@@ -218,9 +227,9 @@ export function parseNatRange(text: string, family: 4 | 6): NatRange {
   let maxPort: number | undefined;
   if (portPart !== undefined) {
     if (portPart.includes('/')) throw new OptionError(`"${text}": port offsets (PORT/BASE) are not modelled`);
-    const [lo, hi, extra] = portPart.split('-');
-    if (extra !== undefined) throw new OptionError(`"${text}": bad port range`);
-    minPort = parsePortValue(lo!);
+    const [lo, hi, extra] = splitDash(portPart);
+    if (extra) throw new OptionError(`"${text}": bad port range`);
+    minPort = parsePortValue(lo);
     maxPort = hi === undefined ? minPort : parsePortValue(hi);
     if (minPort > maxPort) throw new OptionError(`"${text}": the port range is empty`);
   }
@@ -228,19 +237,29 @@ export function parseNatRange(text: string, family: 4 | 6): NatRange {
   return { minAddress, maxAddress, minPort, maxPort };
 }
 
+const NAT_TABLE: readonly string[] = ['nat'];
+/** Protocols with ports (tcp, udp, sctp). */
+const PORT_PROTOCOLS: readonly number[] = [6, 17, 132];
+
 function natTarget(name: 'DNAT' | 'SNAT'): TargetModule {
   const option = name === 'DNAT' ? '--to-destination' : '--to-source';
+  const chains: readonly string[] = name === 'DNAT' ? ['PREROUTING', 'OUTPUT'] : ['POSTROUTING', 'INPUT'];
   return {
     name,
     options: { [option]: 1, '--to': 1, '--random': 0, '--random-fully': 0, '--persistent': 0 },
     build(options, info) {
-      if (name === 'DNAT') onlyIn(info, name, ['nat'], ['PREROUTING', 'OUTPUT']);
-      else onlyIn(info, name, ['nat'], ['POSTROUTING', 'INPUT']);
-      const tos = options.filter((o) => o.name === option || o.name === '--to');
-      if (tos.length !== 1) throw new OptionError(`-j ${name} needs exactly one ${option}`);
-      notNegated(tos[0]!);
-      const range = parseNatRange(tos[0]!.values[0]!, info.family);
-      if (range.minPort !== undefined && ![6, 17, 132].includes(info.protocol?.value ?? -1)) {
+      onlyIn(info, name, NAT_TABLE, chains);
+      let to: ParsedOption | undefined;
+      let tos = 0;
+      for (const o of options) {
+        if (o.name !== option && o.name !== '--to') continue;
+        to ??= o;
+        tos++;
+      }
+      if (tos !== 1) throw new OptionError(`-j ${name} needs exactly one ${option}`);
+      notNegated(to!);
+      const range = parseNatRange(to!.values[0]!, info.family);
+      if (range.minPort !== undefined && !PORT_PROTOCOLS.includes(info.protocol?.value ?? -1)) {
         throw new OptionError(`-j ${name} with a port needs -p tcp, udp or sctp`);
       }
       return {
