@@ -229,7 +229,6 @@ class RuleWords {
 
 interface TableBuilder {
   readonly table: Table;
-  readonly declared: Map<string, number>;
 }
 
 function detectFamily(text: string): IPFamily {
@@ -250,7 +249,6 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
   const unmodelled: Rule[] = [];
   let current: TableBuilder | undefined;
   let lastChain: Chain | undefined;
-  const lines = text.split(/\r?\n/);
   const parser = new RuleParser(family, lenient);
   const words = parser.words;
 
@@ -259,10 +257,20 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
   };
   if (text.includes('\u0000')) fail(text.slice(0, text.indexOf('\u0000')).split('\n').length, 'a NUL byte: this is not iptables-save text');
 
-  for (let n = 0; n < lines.length; n++) {
-    const lineNo = n + 1;
-    const line = lines[n]!.trim();
-    if (line === '' || line.startsWith('#')) continue;
+  // Lines as text.split(/\r?\n/) gives them, trimmed; without building the array.
+  let lineNo = 0;
+  for (let start = 0; start <= text.length; ) {
+    lineNo++;
+    const newline = text.indexOf('\n', start);
+    let end = newline < 0 ? text.length : newline;
+    if (newline >= 0 && end > start && text.charCodeAt(end - 1) === 13 /* \r */) end--;
+    const raw = text.slice(start, end);
+    start = newline < 0 ? text.length + 1 : newline + 1;
+    // trim() only when an end is not printable ASCII (which is never whitespace).
+    const first = raw.charCodeAt(0);
+    const last = raw.charCodeAt(raw.length - 1);
+    const line = first > 32 && first < 127 && last > 32 && last < 127 ? raw : raw.trim();
+    if (line === '' || line.charCodeAt(0) === 35 /* # */) continue;
     if (line.startsWith('*')) {
       if (current) fail(lineNo, `table "${line.slice(1)}" starts before table "${current.table.name}" was closed with COMMIT`);
       const name = line.slice(1).trim();
@@ -273,7 +281,8 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
       for (const hook of BUILTIN_CHAINS[tname]) {
         table.chains.set(hook, { table: tname, name: hook, builtin: true, policy: 'ACCEPT', location: { file, line: lineNo }, rules: [] });
       }
-      current = { table, declared: new Map() };
+      current = { table };
+      parser.chains = table.chains;
       tableLines.set(tname, lineNo);
       continue;
     }
@@ -381,8 +390,8 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
         fail(lineNo, `unknown command "${command}" (expected -A, -I, -N, -X, -F, -P, a ":CHAIN" declaration or COMMIT)`);
     }
   }
-  if (current) throw new RulesetSyntaxError(file, lines.length, `table "${current.table.name}" is not closed with COMMIT`);
-  if (tables.size === 0 && lines.some((l) => l.trim() !== '' && !l.trim().startsWith('#'))) {
+  if (current) throw new RulesetSyntaxError(file, lineNo, `table "${current.table.name}" is not closed with COMMIT`);
+  if (tables.size === 0 && text.split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#'))) {
     throw new RulesetSyntaxError(file, 1, 'no table found (expected "*filter", "*nat", ...)');
   }
   for (const table of tables.values()) {
@@ -398,17 +407,24 @@ function declareChain(
   file: string,
   fail: (line: number, detail: string) => never,
 ): void {
-  const m = /^:(\S+)\s+(\S+)(?:\s+\[([0-9]+):([0-9]+)\])?$/.exec(line);
-  if (!m) fail(lineNo, `bad chain declaration "${line}" (expected ":NAME POLICY [packets:bytes]")`);
-  const [, name, policy] = m!;
+  let name: string | undefined;
+  let policy: string | undefined;
+  const simple = simpleDeclaration(line);
+  if (simple) {
+    [name, policy] = simple;
+  } else {
+    const m = /^:(\S+)\s+(\S+)(?:\s+\[([0-9]+):([0-9]+)\])?$/.exec(line);
+    if (!m) fail(lineNo, `bad chain declaration "${line}" (expected ":NAME POLICY [packets:bytes]")`);
+    [, name, policy] = m!;
+  }
   if (name!.length > 28) fail(lineNo, `chain name "${name}" is longer than 28 characters`);
   const table = builder.table;
-  const existing = table.chains.get(name!);
   const builtin = (BUILTIN_CHAINS[table.name] as readonly string[]).includes(name!);
   if (builtin) {
     // "-" keeps the policy the chain has (iptables-restore), ACCEPT on a fresh table.
     if (policy !== 'ACCEPT' && policy !== 'DROP' && policy !== '-') fail(lineNo, `built-in chain ${name} needs policy ACCEPT, DROP or -, not "${policy}"`);
     if (table.name === 'nat' && policy === 'DROP') fail(lineNo, `the nat table's built-in chains cannot have policy DROP`);
+    const existing = table.chains.get(name!);
     const kept = policy === '-' ? existing!.policy : (policy as 'ACCEPT' | 'DROP');
     table.chains.set(name!, { ...existing!, policy: kept, location: { file, line: lineNo }, rules: [] });
   } else {
@@ -416,19 +432,90 @@ function declareChain(
     // A repeated declaration flushes the chain, as iptables-restore does.
     table.chains.set(name!, { table: table.name, name: name!, builtin: false, policy: undefined, location: { file, line: lineNo }, rules: [] });
   }
-  builder.declared.set(name!, lineNo);
+}
+
+/** True for a run of printable ASCII other than space (none of it whitespace). */
+function isPrintableWord(text: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 32 || c >= 127) return false;
+  }
+  return true;
+}
+
+/**
+ * Name and policy of a declaration as iptables-save writes it, `:NAME POLICY [0:0]` with single
+ * spaces and printable ASCII; undefined for anything else, which the full pattern then decides.
+ */
+function simpleDeclaration(line: string): [string, string] | undefined {
+  const space = line.indexOf(' ', 1);
+  if (space < 0 || !isPrintableWord(line, 1, space)) return undefined;
+  const second = line.indexOf(' ', space + 1);
+  const policyEnd = second < 0 ? line.length : second;
+  if (!isPrintableWord(line, space + 1, policyEnd)) return undefined;
+  if (second >= 0) {
+    // "[digits:digits]" and nothing after it.
+    const n = line.length;
+    const colon = line.indexOf(':', second + 1);
+    if (line.charCodeAt(second + 1) !== 91 /* [ */ || line.charCodeAt(n - 1) !== 93 /* ] */ || colon < 0) return undefined;
+    if (!isDigits(line, second + 2, colon) || !isDigits(line, colon + 1, n - 1)) return undefined;
+  }
+  return [line.slice(1, space), line.slice(space + 1, policyEnd)];
+}
+
+function isDigits(text: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 const HOOKS_WITH_IN: readonly string[] = ['PREROUTING', 'INPUT', 'FORWARD'];
 const HOOKS_WITH_OUT: readonly string[] = ['FORWARD', 'OUTPUT', 'POSTROUTING'];
 
-/** A module's options as a map (name → number of values): faster than `in` on fresh strings. */
-const optionCountsCache = new WeakMap<MatchModule | TargetModule, ReadonlyMap<string, number>>();
+/**
+ * A few string keys, found without hashing the key (the words of a line are fresh strings that
+ * have no hash yet): by length, then by comparison.
+ */
+class SmallMap<V> {
+  private readonly keys: (string[] | undefined)[] = [];
+  private readonly values: (V[] | undefined)[] = [];
 
-function optionCounts(module: MatchModule | TargetModule): ReadonlyMap<string, number> {
+  constructor(entries: Iterable<readonly [string, V]>) {
+    for (const [key, value] of entries) {
+      const keys = (this.keys[key.length] ??= []);
+      const values = (this.values[key.length] ??= []);
+      const at = keys.indexOf(key);
+      if (at >= 0) values[at] = value;
+      else {
+        keys.push(key);
+        values.push(value);
+      }
+    }
+  }
+
+  get(key: string): V | undefined {
+    const keys = this.keys[key.length];
+    if (keys !== undefined) {
+      for (let i = 0; i < keys.length; i++) if (keys[i] === key) return this.values[key.length]![i];
+    }
+    return undefined;
+  }
+}
+
+const MATCHES_BY_NAME = new SmallMap(MATCH_MODULES);
+const TARGETS_BY_NAME = new SmallMap(TARGET_MODULES);
+
+/** A module's options (name → number of values). */
+const optionCountsCache = new WeakMap<MatchModule | TargetModule, SmallMap<number>>();
+
+function optionCounts(module: MatchModule | TargetModule): SmallMap<number> {
   let counts = optionCountsCache.get(module);
   if (!counts) {
-    counts = new Map(Object.entries(module.options));
+    counts = new SmallMap(Object.entries(module.options));
     optionCountsCache.set(module, counts);
   }
   return counts;
@@ -438,7 +525,7 @@ function optionCounts(module: MatchModule | TargetModule): ReadonlyMap<string, n
 interface PendingModule {
   readonly name: string;
   readonly module: MatchModule | undefined;
-  readonly counts: ReadonlyMap<string, number> | undefined;
+  readonly counts: SmallMap<number> | undefined;
   readonly options: ParsedOption[];
   key: string;
 }
@@ -462,7 +549,10 @@ function failAt(location: SourceLocation, detail: string): never {
  */
 class RuleParser {
   readonly words = new RuleWords();
-  private readonly matches = new Map<string, Match>();
+  /** The chains of the table being read: jumps to them share the chain's name string. */
+  chains: ReadonlyMap<string, Chain> | undefined;
+  /** Matches by what they may depend on (see {@link context}), then by module and options. */
+  private readonly matchesByContext = new Map<string, Map<string, Match>>();
   private readonly targets = new Map<string, Target>();
   private readonly jumps = new Map<string, Target>();
   private readonly gotos = new Map<string, Target>();
@@ -474,10 +564,36 @@ class RuleParser {
   /** Scratch list of a rule's matches. */
   private readonly built: Match[] = [];
 
+  private contextTable: TableName | undefined;
+  private contextChain = '';
+  private contextProtocol: Negatable<number> | undefined;
+  private contextKey = '';
+  private contextMatches = new Map<string, Match>();
+
   constructor(
     private readonly family: IPFamily,
     private readonly lenient: boolean,
   ) {}
+
+  /**
+   * What a module builder may depend on besides its options, as a key: family, table, the chain
+   * when it is built in, and the protocol. Kept from rule to rule while it does not change.
+   */
+  private context(table: TableName, chain: string, protocol: Negatable<number> | undefined): string {
+    if (table !== this.contextTable || chain !== this.contextChain || protocol !== this.contextProtocol || this.contextKey === '') {
+      this.contextTable = table;
+      this.contextChain = chain;
+      this.contextProtocol = protocol;
+      this.contextKey = `${this.family}|${table}|${chain}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
+      let matches = this.matchesByContext.get(this.contextKey);
+      if (!matches) {
+        matches = new Map();
+        this.matchesByContext.set(this.contextKey, matches);
+      }
+      this.contextMatches = matches;
+    }
+    return this.contextKey;
+  }
 
   private protocol(text: string, negated: boolean, location: SourceLocation): Negatable<number> {
     let value = this.protocolNumbers.get(text);
@@ -545,7 +661,7 @@ class RuleParser {
     const modules: PendingModule[] = [];
     let targetName: string | undefined;
     let targetModule: TargetModule | undefined;
-    let targetCounts: ReadonlyMap<string, number> | undefined;
+    let targetCounts: SmallMap<number> | undefined;
     let isGoto = false;
     let targetOptions: ParsedOption[] | undefined;
     let targetKey = '';
@@ -591,7 +707,7 @@ class RuleParser {
         case '--match': {
           if (negate) failAt(location, '"!" cannot negate -m');
           const name = this.value(w, location);
-          const module = MATCH_MODULES.get(name);
+          const module = MATCHES_BY_NAME.get(name);
           if (!module) {
             if (!lenient) failAt(location, `match extension "${name}" is not modelled by kubepath`);
             (unknown ??= []).push(`-m ${name}`);
@@ -607,7 +723,7 @@ class RuleParser {
           if (targetName !== undefined) failAt(location, 'a rule has one target (-j/-g) only');
           targetName = this.value(w, location);
           isGoto = w === '-g' || w === '--goto';
-          targetModule = isGoto ? undefined : TARGET_MODULES.get(targetName);
+          targetModule = isGoto ? undefined : TARGETS_BY_NAME.get(targetName);
           targetCounts = targetModule ? optionCounts(targetModule) : undefined;
           break;
         case '-c':
@@ -686,9 +802,9 @@ class RuleParser {
     for (const m of modules) {
       if (!m.module) continue;
       if (m.name === 'comment' && m.options.length === 0 && comment !== undefined) continue;
-      context ??= `${family}|${table}|${isBuiltin ? chainName : '-'}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
-      const key = `${m.key}|${context}`;
-      let match = this.matches.get(key);
+      context ??= this.context(table, isBuiltin ? chainName : '-', protocol);
+      const cache = this.contextMatches;
+      let match = cache.get(m.key);
       if (!match) {
         try {
           match = m.module.build(m.options, (info ??= { family, table, chain: chainName, protocol }));
@@ -696,7 +812,7 @@ class RuleParser {
           if (e instanceof OptionError || e instanceof AddressError) failAt(location, `-m ${m.name}: ${e.message}`);
           throw e;
         }
-        this.matches.set(key, match);
+        cache.set(m.key, match);
       }
       built[count++] = match;
     }
@@ -707,12 +823,14 @@ class RuleParser {
       const cache = isGoto ? this.gotos : this.jumps;
       target = cache.get(targetName);
       if (!target) {
-        target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
-        cache.set(targetName, target);
+        // The chain's own name string, when declared: COMMIT then finds it without comparing text.
+        const name = this.chains?.get(targetName)?.name ?? targetName;
+        target = { name, text: `${isGoto ? '-g' : '-j'} ${name}`, kind: 'jump', chain: name, goto: isGoto };
+        cache.set(name, target);
       }
     } else if (targetName !== undefined) {
       // Targets that carry addresses (DNAT, SNAT, ...) are mostly one of a kind: not worth a key.
-      context ??= `${family}|${table}|${isBuiltin ? chainName : '-'}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
+      context ??= this.context(table, isBuiltin ? chainName : '-', protocol);
       const key = targetModule && PER_RULE_TARGETS.has(targetName) ? undefined : `${targetName}|${isGoto}|${context}|${targetKey}`;
       target = key === undefined ? undefined : this.targets.get(key);
       if (!target) {
