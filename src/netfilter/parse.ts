@@ -155,15 +155,19 @@ function quotesPaired(text: string): boolean {
 class RuleWords {
   private text = '';
   private pos = 0;
+  /** Where the next double quote is, at or after `pos` (-1: none). */
+  private quote = -1;
   private list: readonly string[] | undefined = undefined;
   private index = 0;
   private savedPos = 0;
+  private savedQuote = -1;
   private savedIndex = 0;
 
   /** Start on a line; throws {@link OptionError} for text tokenizeRule refuses. */
   start(text: string): void {
     this.text = text;
     this.pos = 0;
+    this.quote = text.indexOf('"');
     this.index = 0;
     // Without backslashes, quotes pair up in order: an odd count is the only unterminated quote.
     this.list = text.indexOf('\\') >= 0 || text.indexOf('\t') >= 0 || !quotesPaired(text) ? tokenizeRule(text) : undefined;
@@ -181,18 +185,15 @@ class RuleWords {
       this.pos = n;
       return undefined;
     }
-    let j = i;
-    while (j < n) {
-      const c = text.charCodeAt(j);
-      if (c === 32 || c === 34) break;
-      j++;
-    }
-    if (j === n || text.charCodeAt(j) === 32) {
-      this.pos = j;
-      return text.slice(i, j);
+    const space = text.indexOf(' ', i);
+    const end = space < 0 ? n : space;
+    if (this.quote < 0 || this.quote >= end) {
+      this.pos = end;
+      return text.slice(i, end);
     }
     // A word with quotes: a quoted run keeps its spaces and loses its quotes.
-    let word = text.slice(i, j);
+    let word = '';
+    let j = i;
     while (j < n) {
       const c = text.charCodeAt(j);
       if (c === 32) break;
@@ -212,17 +213,20 @@ class RuleWords {
       }
     }
     this.pos = j;
+    this.quote = text.indexOf('"', j);
     return word;
   }
 
   /** Remember the position, to read ahead and {@link restore} it. */
   save(): void {
     this.savedPos = this.pos;
+    this.savedQuote = this.quote;
     this.savedIndex = this.index;
   }
 
   restore(): void {
     this.pos = this.savedPos;
+    this.quote = this.savedQuote;
     this.index = this.savedIndex;
   }
 }
@@ -556,11 +560,11 @@ class RuleParser {
   private readonly targets = new Map<string, Target>();
   private readonly jumps = new Map<string, Target>();
   private readonly gotos = new Map<string, Target>();
-  private readonly protocolNumbers = new Map<string, number>();
+  /** The last protocol text and its number. */
+  private protocolText = '';
+  private protocolValue = 0;
   /** Negatable protocols by `2 * number + negated`. */
   private readonly protocols: (Negatable<number> | undefined)[] = [];
-  /** Addresses by text, plain and negated. */
-  private readonly networks = new Map<string, readonly [Negatable<IPNetwork>, Negatable<IPNetwork>]>();
   /** Scratch list of a rule's matches. */
   private readonly built: Match[] = [];
 
@@ -596,35 +600,28 @@ class RuleParser {
   }
 
   private protocol(text: string, negated: boolean, location: SourceLocation): Negatable<number> {
-    let value = this.protocolNumbers.get(text);
-    if (value === undefined) {
-      value = protocolNumber(text);
-      if (value === undefined) failAt(location, `-p: unknown protocol "${text}"`);
-      this.protocolNumbers.set(text, value);
+    let value = this.protocolValue;
+    if (text !== this.protocolText || text === '') {
+      const number = protocolNumber(text);
+      if (number === undefined) failAt(location, `-p: unknown protocol "${text}"`);
+      value = this.protocolValue = number;
+      this.protocolText = text;
     }
     const slot = 2 * value + (negated ? 1 : 0);
     return (this.protocols[slot] ??= { value, negated });
   }
 
   private address(opt: string, text: string, negated: boolean, location: SourceLocation): Negatable<IPNetwork> {
-    let known = this.networks.get(text);
-    if (known === undefined) {
-      if (text.includes(',')) failAt(location, `${opt} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
-      let net: IPNetwork;
-      try {
-        net = parseNetwork(text, { allowMask: true });
-      } catch (e) {
-        if (e instanceof AddressError) failAt(location, `${opt}: ${e.message}`);
-        throw e;
-      }
-      if (net.family !== this.family) failAt(location, `${opt} ${text} is an IPv${net.family} address in an IPv${this.family} ruleset`);
-      known = [
-        { value: net, negated: false },
-        { value: net, negated: true },
-      ];
-      this.networks.set(text, known);
+    if (text.includes(',')) failAt(location, `${opt} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
+    let net: IPNetwork;
+    try {
+      net = parseNetwork(text, { allowMask: true });
+    } catch (e) {
+      if (e instanceof AddressError) failAt(location, `${opt}: ${e.message}`);
+      throw e;
     }
-    return known[negated ? 1 : 0];
+    if (net.family !== this.family) failAt(location, `${opt} ${text} is an IPv${net.family} address in an IPv${this.family} ruleset`);
+    return { value: net, negated };
   }
 
   private value(opt: string, location: SourceLocation): string {
