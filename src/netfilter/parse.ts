@@ -140,10 +140,10 @@ export function tokenizeRule(text: string): string[] {
   return words;
 }
 
-/** True when the text has an even number of double quotes. */
-function quotesPaired(text: string): boolean {
+/** True when the text has an even number of double quotes; the first is at `first` (-1: none). */
+function quotesPaired(text: string, first: number): boolean {
   let count = 0;
-  for (let q = text.indexOf('"'); q >= 0; q = text.indexOf('"', q + 1)) count++;
+  for (let q = first; q >= 0; q = text.indexOf('"', q + 1)) count++;
   return (count & 1) === 0;
 }
 
@@ -167,10 +167,11 @@ class RuleWords {
   start(text: string): void {
     this.text = text;
     this.pos = 0;
-    this.quote = text.indexOf('"');
+    const quote = text.indexOf('"');
+    this.quote = quote;
     this.index = 0;
     // Without backslashes, quotes pair up in order: an odd count is the only unterminated quote.
-    this.list = text.indexOf('\\') >= 0 || text.indexOf('\t') >= 0 || !quotesPaired(text) ? tokenizeRule(text) : undefined;
+    this.list = text.indexOf('\\') >= 0 || text.indexOf('\t') >= 0 || !quotesPaired(text, quote) ? tokenizeRule(text) : undefined;
   }
 
   /** The next word, or undefined at the end of the line. */
@@ -286,7 +287,6 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
         table.chains.set(hook, { table: tname, name: hook, builtin: true, policy: 'ACCEPT', location: { file, line: lineNo }, rules: [] });
       }
       current = { table };
-      parser.chains = table.chains;
       tableLines.set(tname, lineNo);
       continue;
     }
@@ -300,7 +300,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
     }
     if (line.startsWith(':')) {
       lastChain = undefined;
-      declareChain(builder, line, lineNo, file, fail);
+      declareChain(builder, parser, line, lineNo, file, fail);
       continue;
     }
     let body = line;
@@ -358,7 +358,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
       case '--new-chain':
         if (!chainName) fail(lineNo, '-N needs a chain name');
         if (table.chains.has(chainName!)) fail(lineNo, `chain "${chainName}" already exists`);
-        declareChain(builder, `:${chainName} - [0:0]`, lineNo, file, fail);
+        declareChain(builder, parser, `:${chainName} - [0:0]`, lineNo, file, fail);
         break;
       case '-X':
       case '--delete-chain':
@@ -406,6 +406,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
 
 function declareChain(
   builder: TableBuilder,
+  parser: RuleParser,
   line: string,
   lineNo: number,
   file: string,
@@ -435,6 +436,7 @@ function declareChain(
     if (policy !== '-') fail(lineNo, `user chain ${name} cannot have a policy ("${policy}"); write "-"`);
     // A repeated declaration flushes the chain, as iptables-restore does.
     table.chains.set(name!, { table: table.name, name: name!, builtin: false, policy: undefined, location: { file, line: lineNo }, rules: [] });
+    parser.declared(name!);
   }
 }
 
@@ -510,9 +512,6 @@ class SmallMap<V> {
   }
 }
 
-const MATCHES_BY_NAME = new SmallMap(MATCH_MODULES);
-const TARGETS_BY_NAME = new SmallMap(TARGET_MODULES);
-
 /** A module's options (name → number of values). */
 const optionCountsCache = new WeakMap<MatchModule | TargetModule, SmallMap<number>>();
 
@@ -523,6 +522,63 @@ function optionCounts(module: MatchModule | TargetModule): SmallMap<number> {
     optionCountsCache.set(module, counts);
   }
   return counts;
+}
+
+/** A module with its options. */
+interface ModuleEntry<M> {
+  readonly module: M;
+  readonly counts: SmallMap<number>;
+}
+
+function entries<M extends MatchModule | TargetModule>(modules: ReadonlyMap<string, M>): SmallMap<ModuleEntry<M>> {
+  return new SmallMap([...modules].map(([name, module]) => [name, { module, counts: optionCounts(module) }] as const));
+}
+
+const MATCHES_BY_NAME = entries(MATCH_MODULES);
+const TARGETS_BY_NAME = entries(TARGET_MODULES);
+
+// The words a rule's own options start with (anything else starting with "-" is a module's option).
+const NOT = 1;
+const PROTOCOL = 2;
+const SOURCE = 3;
+const DESTINATION = 4;
+const IN_INTERFACE = 5;
+const OUT_INTERFACE = 6;
+const FRAGMENT = 7;
+const MATCH = 8;
+const JUMP = 9;
+const GOTO = 10;
+const SET_COUNTERS = 11;
+
+/** `-X` options by the code of X. */
+const SHORT_OPTIONS = new Uint8Array(128);
+for (const [c, code] of [['p', PROTOCOL], ['s', SOURCE], ['d', DESTINATION], ['i', IN_INTERFACE], ['o', OUT_INTERFACE], ['f', FRAGMENT], ['m', MATCH], ['j', JUMP], ['g', GOTO], ['c', SET_COUNTERS]] as const) {
+  SHORT_OPTIONS[c.charCodeAt(0)] = code;
+}
+
+const LONG_OPTIONS = new SmallMap<number>([
+  ['!', NOT],
+  ['--protocol', PROTOCOL],
+  ['--source', SOURCE],
+  ['--src', SOURCE],
+  ['--destination', DESTINATION],
+  ['--dst', DESTINATION],
+  ['--in-interface', IN_INTERFACE],
+  ['--out-interface', OUT_INTERFACE],
+  ['--fragment', FRAGMENT],
+  ['--match', MATCH],
+  ['--jump', JUMP],
+  ['--goto', GOTO],
+  ['--set-counters', SET_COUNTERS],
+]);
+
+/** Which of the rule's own options a word is (0: none). */
+function optionCode(word: string): number {
+  if (word.length === 2) {
+    const c = word.charCodeAt(1);
+    return word.charCodeAt(0) === 45 /* - */ && c < 128 ? SHORT_OPTIONS[c]! : 0;
+  }
+  return LONG_OPTIONS.get(word) ?? 0;
 }
 
 /** A match module being collected while a rule's words are read; `key` interns it. */
@@ -553,8 +609,6 @@ function failAt(location: SourceLocation, detail: string): never {
  */
 class RuleParser {
   readonly words = new RuleWords();
-  /** The chains of the table being read: jumps to them share the chain's name string. */
-  chains: ReadonlyMap<string, Chain> | undefined;
   /** Matches by what they may depend on (see {@link context}), then by module and options. */
   private readonly matchesByContext = new Map<string, Map<string, Match>>();
   private readonly targets = new Map<string, Target>();
@@ -567,6 +621,14 @@ class RuleParser {
   private readonly protocols: (Negatable<number> | undefined)[] = [];
   /** Scratch list of a rule's matches. */
   private readonly built: Match[] = [];
+
+  /**
+   * A declared user chain: `-j NAME` is made now, with the chain's own name string, so that
+   * rules share it and COMMIT finds the chain without comparing text.
+   */
+  declared(name: string): void {
+    this.jumps.set(name, { name, text: `-j ${name}`, kind: 'jump', chain: name, goto: false });
+  }
 
   private contextTable: TableName | undefined;
   private contextChain = '';
@@ -667,64 +729,54 @@ class RuleParser {
     let comment: string | undefined;
 
     for (let w = words.next(); w !== undefined; w = words.next()) {
-      switch (w) {
-        case '!':
+      switch (optionCode(w)) {
+        case NOT:
           if (negate) failAt(location, 'two "!" in a row');
           negate = true;
           continue;
-        case '-p':
-        case '--protocol':
+        case PROTOCOL:
           protocol = this.protocol(this.value(w, location), negate, location);
           break;
-        case '-s':
-        case '--source':
-        case '--src':
+        case SOURCE:
           source = this.address(w, this.value(w, location), negate, location);
           break;
-        case '-d':
-        case '--destination':
-        case '--dst':
+        case DESTINATION:
           destination = this.address(w, this.value(w, location), negate, location);
           break;
-        case '-i':
-        case '--in-interface':
+        case IN_INTERFACE:
           if (isBuiltin && !HOOKS_WITH_IN.includes(chainName)) failAt(location, `-i cannot be used in ${chainName}: packets there have no input interface`);
           inInterface = { value: parseInterfaceOption(w, this.value(w, location), location), negated: negate };
           break;
-        case '-o':
-        case '--out-interface':
+        case OUT_INTERFACE:
           if (isBuiltin && !HOOKS_WITH_OUT.includes(chainName)) failAt(location, `-o cannot be used in ${chainName}: packets there have no output interface yet`);
           outInterface = { value: parseInterfaceOption(w, this.value(w, location), location), negated: negate };
           break;
-        case '-f':
-        case '--fragment':
+        case FRAGMENT:
           fragment = { value: true, negated: negate };
           break;
-        case '-m':
-        case '--match': {
+        case MATCH: {
           if (negate) failAt(location, '"!" cannot negate -m');
           const name = this.value(w, location);
-          const module = MATCHES_BY_NAME.get(name);
-          if (!module) {
+          const entry = MATCHES_BY_NAME.get(name);
+          if (!entry) {
             if (!lenient) failAt(location, `match extension "${name}" is not modelled by kubepath`);
             (unknown ??= []).push(`-m ${name}`);
           }
-          modules.push({ name, module, counts: module ? optionCounts(module) : undefined, options: [], key: name });
+          modules.push({ name, module: entry?.module, counts: entry?.counts, options: [], key: name });
           break;
         }
-        case '-j':
-        case '--jump':
-        case '-g':
-        case '--goto':
+        case JUMP:
+        case GOTO: {
           if (negate) failAt(location, `"!" cannot negate ${w}`);
           if (targetName !== undefined) failAt(location, 'a rule has one target (-j/-g) only');
           targetName = this.value(w, location);
           isGoto = w === '-g' || w === '--goto';
-          targetModule = isGoto ? undefined : TARGETS_BY_NAME.get(targetName);
-          targetCounts = targetModule ? optionCounts(targetModule) : undefined;
+          const entry = isGoto ? undefined : TARGETS_BY_NAME.get(targetName);
+          targetModule = entry?.module;
+          targetCounts = entry?.counts;
           break;
-        case '-c':
-        case '--set-counters': {
+        }
+        case SET_COUNTERS: {
           const p = this.value(w, location);
           const b = this.value(w, location);
           if (!/^[0-9]+$/.test(p) || !/^[0-9]+$/.test(b)) failAt(location, '-c needs two counter values');
@@ -820,10 +872,8 @@ class RuleParser {
       const cache = isGoto ? this.gotos : this.jumps;
       target = cache.get(targetName);
       if (!target) {
-        // The chain's own name string, when declared: COMMIT then finds it without comparing text.
-        const name = this.chains?.get(targetName)?.name ?? targetName;
-        target = { name, text: `${isGoto ? '-g' : '-j'} ${name}`, kind: 'jump', chain: name, goto: isGoto };
-        cache.set(name, target);
+        target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
+        cache.set(targetName, target);
       }
     } else if (targetName !== undefined) {
       // Targets that carry addresses (DNAT, SNAT, ...) are mostly one of a kind: not worth a key.
