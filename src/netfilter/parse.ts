@@ -293,7 +293,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
     if (!current) fail(lineNo, `"${printable(line.slice(0, 40))}" is outside a table: a table starts with "*filter", "*nat", ...`);
     const builder = current!;
     if (line === 'COMMIT') {
-      finishTable(builder.table, lenient, fail);
+      if (finishTable(builder.table, lenient, fail)) parser.unmodelledSeen = true;
       tables.set(builder.table.name, builder.table);
       current = undefined;
       continue;
@@ -398,8 +398,10 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
   if (tables.size === 0 && text.split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#'))) {
     throw new RulesetSyntaxError(file, 1, 'no table found (expected "*filter", "*nat", ...)');
   }
-  for (const table of tables.values()) {
-    for (const chain of table.chains.values()) for (const rule of chain.rules) if (rule.unmodelled) unmodelled.push(rule);
+  if (parser.unmodelledSeen) {
+    for (const table of tables.values()) {
+      for (const chain of table.chains.values()) for (const rule of chain.rules) if (rule.unmodelled) unmodelled.push(rule);
+    }
   }
   return { family, file, tables, unmodelled };
 }
@@ -621,6 +623,10 @@ class RuleParser {
   private readonly protocols: (Negatable<number> | undefined)[] = [];
   /** Scratch list of a rule's matches. */
   private readonly built: Match[] = [];
+  /** Rules with one match share a frozen one-element list per match. */
+  private readonly single = new Map<Match, readonly Match[]>();
+  /** Whether some rule was kept as unmodelled (lenient parsing). */
+  unmodelledSeen = false;
 
   /**
    * A declared user chain: `-j NAME` is made now, with the chain's own name string, so that
@@ -865,7 +871,17 @@ class RuleParser {
       }
       built[count++] = match;
     }
-    const matches = count === 0 ? NO_MATCHES : built.slice(0, count);
+    let matches: readonly Match[];
+    if (count === 0) matches = NO_MATCHES;
+    else if (count === 1) {
+      const only = built[0]!;
+      let list = this.single.get(only);
+      if (!list) {
+        list = Object.freeze([only]);
+        this.single.set(only, list);
+      }
+      matches = list;
+    } else matches = built.slice(0, count);
     let target: Target | undefined;
     if (targetName !== undefined && !targetModule && targetOptions === undefined) {
       // A jump or goto to a chain (resolved at COMMIT): shared per chain name.
@@ -904,6 +920,7 @@ class RuleParser {
       if (!lenient) failAt(location, `-j ${targetName}: ${target.reason}`);
       (unknown ??= []).push(`-j ${targetName}`);
     }
+    if (unknown !== undefined) this.unmodelledSeen = true;
     return {
       table,
       chain: chainName,
@@ -934,15 +951,22 @@ const UNMODELLED_TARGETS: readonly string[] = [
   'SET', 'IDLETIMER', 'LED', 'SYNPROXY', 'NETMAP', 'TTL', 'HL', 'ECN', 'ULOG', 'CLUSTERIP',
 ];
 
-/** Number the rules, resolve jumps to chains, and refuse loops, as iptables-restore does at COMMIT. */
-function finishTable(table: Table, lenient: boolean, fail: (line: number, detail: string) => never): void {
+/**
+ * Number the rules, resolve jumps to chains, and refuse loops, as iptables-restore does at COMMIT.
+ * Returns whether a jump was kept as unmodelled (lenient parsing).
+ */
+function finishTable(table: Table, lenient: boolean, fail: (line: number, detail: string) => never): boolean {
   const chains = [...table.chains.values()];
   const indexOf = new Map<string, number>();
-  chains.forEach((c, i) => indexOf.set(c.name, i));
-  // Each chain's jump targets, as chain indexes, for the loop check below.
-  const edges: number[][] = chains.map(() => []);
-  chains.forEach((chain, from) => {
-    const rules = chain.rules;
+  for (let i = 0; i < chains.length; i++) indexOf.set(chains[i]!.name, i);
+  // Each chain's jump targets, as chain indexes, for the loop check below: chain i's targets
+  // are edges[edgeStart[i]] to edges[edgeStart[i + 1] - 1].
+  const edges: number[] = [];
+  const edgeStart = new Int32Array(chains.length + 1);
+  let replaced = false;
+  for (let from = 0; from < chains.length; from++) {
+    edgeStart[from] = edges.length;
+    const rules = chains[from]!.rules;
     for (let index = 0; index < rules.length; index++) {
       const r = rules[index]!;
       const t = r.target;
@@ -950,7 +974,7 @@ function finishTable(table: Table, lenient: boolean, fail: (line: number, detail
       const to = indexOf.get(t.chain);
       if (to !== undefined) {
         if (chains[to]!.builtin) fail(r.location.line, `${t.goto ? '-g' : '-j'} ${t.chain}: cannot jump to a built-in chain`);
-        edges[from]!.push(to);
+        edges.push(to);
         continue;
       }
       const isTarget = UNMODELLED_TARGETS.includes(t.chain);
@@ -958,22 +982,23 @@ function finishTable(table: Table, lenient: boolean, fail: (line: number, detail
       const why = `target ${t.chain} is not modelled by kubepath`;
       if (!lenient) fail(r.location.line, why);
       rules[index] = { ...r, target: { name: t.chain, text: t.text, kind: 'unmodelled', reason: why }, unmodelled: why };
+      replaced = true;
     }
-  });
+  }
+  edgeStart[chains.length] = edges.length;
   // Jumps must not loop (the kernel refuses such a table): depth-first, iteratively.
   const state = new Uint8Array(chains.length); // 0 new, 1 on the path, 2 done
   for (let root = 0; root < chains.length; root++) {
     if (state[root] !== 0) continue;
     const stack: number[] = [root];
-    const next: number[] = [0];
+    const next: number[] = [edgeStart[root]!];
     state[root] = 1;
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
-      const out = edges[top]!;
       const k = next[next.length - 1]!;
-      if (k < out.length) {
+      if (k < edgeStart[top + 1]!) {
         next[next.length - 1] = k + 1;
-        const to = out[k]!;
+        const to = edges[k]!;
         if (state[to] === 2) continue;
         if (state[to] === 1) {
           const names = stack.map((i) => chains[i]!.name);
@@ -981,7 +1006,7 @@ function finishTable(table: Table, lenient: boolean, fail: (line: number, detail
         }
         state[to] = 1;
         stack.push(to);
-        next.push(0);
+        next.push(edgeStart[to]!);
       } else {
         state[top] = 2;
         stack.pop();
@@ -989,4 +1014,5 @@ function finishTable(table: Table, lenient: boolean, fail: (line: number, detail
       }
     }
   }
+  return replaced;
 }
