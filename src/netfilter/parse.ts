@@ -234,6 +234,32 @@ class RuleWords {
 
 interface TableBuilder {
   readonly table: Table;
+  /**
+   * The table's chains in declaration order, while that is known (undefined after -X, -P or a
+   * repeated user chain declaration). iptables-save writes the rules chain by chain in that
+   * order, so the chain of a rule is usually one of the next few after the previous rule's.
+   */
+  order: Chain[] | undefined;
+  /** Index in `order` of the chain found last (-1: none). */
+  cursor: number;
+}
+
+/** How many chains after the last one {@link findChain} looks at before looking up the name. */
+const LOOKAHEAD = 4;
+
+/** The chain named `name`: one of the next few declared chains, else found by name. */
+function findChain(builder: TableBuilder, name: string): Chain | undefined {
+  const order = builder.order;
+  if (order !== undefined) {
+    const end = Math.min(order.length, builder.cursor + 1 + LOOKAHEAD);
+    for (let k = builder.cursor + 1; k < end; k++) {
+      if (order[k]!.name === name) {
+        builder.cursor = k;
+        return order[k];
+      }
+    }
+  }
+  return builder.table.chains.get(name);
 }
 
 function detectFamily(text: string): IPFamily {
@@ -283,10 +309,13 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
       const tname = name as TableName;
       if (tables.has(tname)) fail(lineNo, `table "${name}" appears twice (first at line ${tableLines.get(tname)})`);
       const table: Table = { name: tname, location: { file, line: lineNo }, chains: new Map() };
+      const order: Chain[] = [];
       for (const hook of BUILTIN_CHAINS[tname]) {
-        table.chains.set(hook, { table: tname, name: hook, builtin: true, policy: 'ACCEPT', location: { file, line: lineNo }, rules: [] });
+        const chain: Chain = { table: tname, name: hook, builtin: true, policy: 'ACCEPT', location: { file, line: lineNo }, rules: [] };
+        table.chains.set(hook, chain);
+        order.push(chain);
       }
-      current = { table };
+      current = { table, order, cursor: -1 };
       tableLines.set(tname, lineNo);
       continue;
     }
@@ -327,7 +356,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
         if (!chainName) fail(lineNo, `${command} needs a chain name`);
         // iptables-save groups rules by chain: look the chain up only when it changes.
         if (lastChain === undefined || lastChain.name !== chainName || lastChain.table !== table.name) {
-          lastChain = table.chains.get(chainName!);
+          lastChain = findChain(builder, chainName!);
         }
         const chain = lastChain;
         if (!chain) fail(lineNo, `chain "${chainName}" does not exist in table ${table.name} (declare it with ":${chainName} - [0:0]")`);
@@ -363,11 +392,13 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
       case '-X':
       case '--delete-chain':
         if (chainName === undefined) {
+          builder.order = undefined;
           for (const [name, chain] of table.chains) if (!chain.builtin) table.chains.delete(name);
         } else {
           const chain = table.chains.get(chainName);
           if (!chain) fail(lineNo, `-X: chain "${chainName}" does not exist`);
           if (chain!.builtin) fail(lineNo, `-X: cannot delete built-in chain ${chainName}`);
+          builder.order = undefined;
           table.chains.delete(chainName);
         }
         break;
@@ -387,6 +418,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
         const policy = words.next();
         if (!chain || !chain.builtin) fail(lineNo, `-P: "${chainName ?? ''}" is not a built-in chain of table ${table.name}`);
         if (policy !== 'ACCEPT' && policy !== 'DROP') fail(lineNo, `-P: policy must be ACCEPT or DROP, not "${policy ?? ''}"`);
+        builder.order = undefined;
         table.chains.set(chainName!, { ...chain!, policy: policy as 'ACCEPT' | 'DROP' });
         break;
       }
@@ -433,11 +465,19 @@ function declareChain(
     if (table.name === 'nat' && policy === 'DROP') fail(lineNo, `the nat table's built-in chains cannot have policy DROP`);
     const existing = table.chains.get(name!);
     const kept = policy === '-' ? existing!.policy : (policy as 'ACCEPT' | 'DROP');
-    table.chains.set(name!, { ...existing!, policy: kept, location: { file, line: lineNo }, rules: [] });
+    const chain: Chain = { ...existing!, policy: kept, location: { file, line: lineNo }, rules: [] };
+    table.chains.set(name!, chain);
+    const at = builder.order?.indexOf(existing!) ?? -1;
+    if (at >= 0) builder.order![at] = chain;
+    else builder.order = undefined;
   } else {
     if (policy !== '-') fail(lineNo, `user chain ${name} cannot have a policy ("${policy}"); write "-"`);
     // A repeated declaration flushes the chain, as iptables-restore does.
-    table.chains.set(name!, { table: table.name, name: name!, builtin: false, policy: undefined, location: { file, line: lineNo }, rules: [] });
+    const chain: Chain = { table: table.name, name: name!, builtin: false, policy: undefined, location: { file, line: lineNo }, rules: [] };
+    const size = table.chains.size;
+    table.chains.set(name!, chain);
+    if (table.chains.size === size) builder.order = undefined; // a repeated declaration replaced the chain
+    else builder.order?.push(chain);
     parser.declared(name!);
   }
 }
