@@ -21,6 +21,11 @@ export interface RuleInfo {
   readonly table: TableName;
   readonly chain: string;
   readonly protocol: Negatable<number> | undefined;
+  /**
+   * The rule's target as written (`-j NAME OPTIONS`), when it is exactly the text a target
+   * module would make from its options; the module may use it instead of making the same text.
+   */
+  readonly targetText?: string | undefined;
 }
 
 /** Thrown by a module for an option it cannot accept; the parser adds file and line. */

@@ -162,6 +162,14 @@ class RuleWords {
   private savedPos = 0;
   private savedQuote = -1;
   private savedIndex = 0;
+  /** Where the last word starts in the line, and whether it was read as written (no quotes). */
+  wordStart = 0;
+  plain = false;
+
+  /** Where the last word ends in the line (meaningful when {@link plain}). */
+  get wordEnd(): number {
+    return this.pos;
+  }
 
   /** Start on a line; throws {@link OptionError} for text tokenizeRule refuses. */
   start(text: string): void {
@@ -177,7 +185,10 @@ class RuleWords {
   /** The next word, or undefined at the end of the line. */
   next(): string | undefined {
     const list = this.list;
-    if (list !== undefined) return this.index < list.length ? list[this.index++] : undefined;
+    if (list !== undefined) {
+      this.plain = false;
+      return this.index < list.length ? list[this.index++] : undefined;
+    }
     const text = this.text;
     const n = text.length;
     let i = this.pos;
@@ -190,8 +201,11 @@ class RuleWords {
     const end = space < 0 ? n : space;
     if (this.quote < 0 || this.quote >= end) {
       this.pos = end;
+      this.wordStart = i;
+      this.plain = true;
       return text.slice(i, end);
     }
+    this.plain = false;
     // A word with quotes: a quoted run keeps its spaces and loses its quotes.
     let word = '';
     let j = i;
@@ -773,12 +787,18 @@ class RuleParser {
     let unknown: string[] | undefined;
     let negate = false;
     let comment: string | undefined;
+    // The target as written: from "-j" (writtenStart) to the end of its last word (writtenEnd),
+    // while its words follow each other with single spaces and no quotes (else writtenEnd < 0).
+    let writtenStart = 0;
+    let writtenEnd = -1;
+    let bang = -1; // where the last "!" starts, when written plainly
 
     for (let w = words.next(); w !== undefined; w = words.next()) {
       switch (optionCode(w)) {
         case NOT:
           if (negate) failAt(location, 'two "!" in a row');
           negate = true;
+          bang = words.plain ? words.wordStart : -1;
           continue;
         case PROTOCOL:
           protocol = this.protocol(this.value(w, location), negate, location);
@@ -815,7 +835,10 @@ class RuleParser {
         case GOTO: {
           if (negate) failAt(location, `"!" cannot negate ${w}`);
           if (targetName !== undefined) failAt(location, 'a rule has one target (-j/-g) only');
+          writtenStart = words.wordStart;
+          const plain = words.plain && w === '-j';
           targetName = this.value(w, location);
+          writtenEnd = plain && words.plain && words.wordEnd - writtenStart === 3 + targetName.length ? words.wordEnd : -1;
           isGoto = w === '-g' || w === '--goto';
           const entry = isGoto ? undefined : TARGETS_BY_NAME.get(targetName);
           targetModule = entry?.module;
@@ -836,7 +859,17 @@ class RuleParser {
           negate = false;
           const targetCount = targetCounts?.get(w);
           if (targetCount !== undefined) {
+            const start = words.wordStart;
+            const plain = words.plain;
             const values = this.values(w, targetCount, location);
+            if (writtenEnd >= 0) {
+              // Written as "[! ]OPTION VALUE..." right after the target's previous word.
+              let length = w.length;
+              for (const value of values) length += 1 + value.length;
+              const from = neg ? bang : start;
+              const follows = from === writtenEnd + 1 && (!neg || start === bang + 2);
+              writtenEnd = plain && follows && words.wordEnd - start === length ? words.wordEnd : -1;
+            }
             (targetOptions ??= []).push({ name: w, values, negated: neg });
             targetKey += `${neg ? '!' : ''}${w}\u0000${values.join('\u0000')}\u0001`;
             continue;
@@ -888,6 +921,7 @@ class RuleParser {
       negate = false;
     }
     if (negate) failAt(location, '"!" at the end of the rule negates nothing');
+    const targetText = writtenEnd >= 0 && targetModule ? text.slice(writtenStart, writtenEnd) : undefined;
 
     // What module builders may depend on; made only when something is built or interned.
     let info: RuleInfo | undefined;
@@ -902,7 +936,7 @@ class RuleParser {
       let match = cache.get(m.key);
       if (!match) {
         try {
-          match = m.module.build(m.options, (info ??= { family, table, chain: chainName, protocol }));
+          match = m.module.build(m.options, (info ??= { family, table, chain: chainName, protocol, targetText }));
         } catch (e) {
           if (e instanceof OptionError || e instanceof AddressError) failAt(location, `-m ${m.name}: ${e.message}`);
           throw e;
@@ -940,7 +974,7 @@ class RuleParser {
         const options = targetOptions ?? [];
         if (targetModule) {
           try {
-            target = targetModule.build(options, (info ??= { family, table, chain: chainName, protocol }));
+            target = targetModule.build(options, (info ??= { family, table, chain: chainName, protocol, targetText }));
           } catch (e) {
             if (e instanceof OptionError || e instanceof AddressError) failAt(location, `-j ${targetName}: ${e.message}`);
             throw e;
