@@ -182,13 +182,12 @@ class RuleWords {
     this.list = text.indexOf('\\') >= 0 || text.indexOf('\t') >= 0 || !quotesPaired(text, quote) ? tokenizeRule(text) : undefined;
   }
 
-  /** The next word, or undefined at the end of the line. */
+  /**
+   * The next word, or undefined at the end of the line. Kept small (it is inlined wherever a
+   * word is read); quoted words and tokenized lines take the other methods.
+   */
   next(): string | undefined {
-    const list = this.list;
-    if (list !== undefined) {
-      this.plain = false;
-      return this.index < list.length ? list[this.index++] : undefined;
-    }
+    if (this.list !== undefined) return this.nextListed();
     const text = this.text;
     const n = text.length;
     let i = this.pos;
@@ -199,14 +198,24 @@ class RuleWords {
     }
     const space = text.indexOf(' ', i);
     const end = space < 0 ? n : space;
-    if (this.quote < 0 || this.quote >= end) {
-      this.pos = end;
-      this.wordStart = i;
-      this.plain = true;
-      return text.slice(i, end);
-    }
+    if (this.quote >= 0 && this.quote < end) return this.nextQuoted(i);
+    this.pos = end;
+    this.wordStart = i;
+    this.plain = true;
+    return text.slice(i, end);
+  }
+
+  private nextListed(): string | undefined {
+    const list = this.list!;
     this.plain = false;
-    // A word with quotes: a quoted run keeps its spaces and loses its quotes.
+    return this.index < list.length ? list[this.index++] : undefined;
+  }
+
+  /** A word with quotes, from `i`: a quoted run keeps its spaces and loses its quotes. */
+  private nextQuoted(i: number): string {
+    const text = this.text;
+    const n = text.length;
+    this.plain = false;
     let word = '';
     let j = i;
     while (j < n) {
@@ -646,6 +655,9 @@ interface PendingModule {
   key: string;
 }
 
+/** Stands for "no -p" where a protocol object is compared. */
+const NO_PROTOCOL: Negatable<number> = { value: -1, negated: false };
+
 /** The `matches` of every rule without conditions other than the header fields. */
 const NO_MATCHES: readonly Match[] = Object.freeze([]);
 
@@ -656,6 +668,26 @@ function parseInterfaceOption(opt: string, name: string, location: SourceLocatio
 
 function failAt(location: SourceLocation, detail: string): never {
   throw new RulesetSyntaxError(location.file, location.line, detail);
+}
+
+/** Build a match; a module's complaint becomes an error at the rule's line. */
+function buildMatch(m: PendingModule, info: RuleInfo, location: SourceLocation): Match {
+  try {
+    return m.module!.build(m.options, info);
+  } catch (e) {
+    if (e instanceof OptionError || e instanceof AddressError) failAt(location, `-m ${m.name}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Build a target; a module's complaint becomes an error at the rule's line. */
+function buildTarget(module: TargetModule, name: string, options: readonly ParsedOption[], info: RuleInfo, location: SourceLocation): Target {
+  try {
+    return module.build(options, info);
+  } catch (e) {
+    if (e instanceof OptionError || e instanceof AddressError) failAt(location, `-j ${name}: ${e.message}`);
+    throw e;
+  }
 }
 
 /**
@@ -692,7 +724,7 @@ class RuleParser {
 
   private contextTable: TableName | undefined;
   private contextChain = '';
-  private contextProtocol: Negatable<number> | undefined;
+  private contextProtocol: Negatable<number> = NO_PROTOCOL;
   private contextKey = '';
   private contextMatches = new Map<string, Match>();
 
@@ -706,10 +738,12 @@ class RuleParser {
    * when it is built in, and the protocol. Kept from rule to rule while it does not change.
    */
   private context(table: TableName, chain: string, protocol: Negatable<number> | undefined): string {
-    if (table !== this.contextTable || chain !== this.contextChain || protocol !== this.contextProtocol || this.contextKey === '') {
+    // (A stand-in object for "no protocol" keeps the comparison between objects.)
+    const given = protocol ?? NO_PROTOCOL;
+    if (table !== this.contextTable || chain !== this.contextChain || given !== this.contextProtocol || this.contextKey === '') {
       this.contextTable = table;
       this.contextChain = chain;
-      this.contextProtocol = protocol;
+      this.contextProtocol = given;
       this.contextKey = `${this.family}|${table}|${chain}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
       let matches = this.matchesByContext.get(this.contextKey);
       if (!matches) {
@@ -793,7 +827,9 @@ class RuleParser {
     let writtenEnd = -1;
     let bang = -1; // where the last "!" starts, when written plainly
 
-    for (let w = words.next(); w !== undefined; w = words.next()) {
+    for (;;) {
+      const w = words.next();
+      if (w === undefined) break;
       switch (optionCode(w)) {
         case NOT:
           if (negate) failAt(location, 'two "!" in a row');
@@ -935,12 +971,7 @@ class RuleParser {
       const cache = this.contextMatches;
       let match = cache.get(m.key);
       if (!match) {
-        try {
-          match = m.module.build(m.options, (info ??= { family, table, chain: chainName, protocol, targetText }));
-        } catch (e) {
-          if (e instanceof OptionError || e instanceof AddressError) failAt(location, `-m ${m.name}: ${e.message}`);
-          throw e;
-        }
+        match = buildMatch(m, (info ??= { family, table, chain: chainName, protocol, targetText }), location);
         cache.set(m.key, match);
       }
       built[count++] = match;
@@ -973,12 +1004,7 @@ class RuleParser {
       if (!target) {
         const options = targetOptions ?? [];
         if (targetModule) {
-          try {
-            target = targetModule.build(options, (info ??= { family, table, chain: chainName, protocol, targetText }));
-          } catch (e) {
-            if (e instanceof OptionError || e instanceof AddressError) failAt(location, `-j ${targetName}: ${e.message}`);
-            throw e;
-          }
+          target = buildTarget(targetModule, targetName, options, (info ??= { family, table, chain: chainName, protocol, targetText }), location);
         } else if (options.length > 0) {
           // Options after an unknown -j: an extension target kubepath does not model.
           if (!lenient) failAt(location, `target "${targetName}" is not modelled by kubepath`);
