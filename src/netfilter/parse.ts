@@ -263,23 +263,37 @@ interface TableBuilder {
    * order, so the chain of a rule is usually one of the next few after the previous rule's.
    */
   order: Chain[] | undefined;
-  /** Index in `order` of the chain found last (-1: none). */
+  /** `-j NAME` for the chains in `order`, made when first used. */
+  readonly jumps: (Target | undefined)[];
+  /** Index in `order` of the chain of the last rule (-1: none). */
   cursor: number;
+  /** Index in `order` of the chain the last jump found near went to (-1: none). */
+  jumpCursor: number;
 }
 
 /** How many chains after the last one {@link findChain} looks at before looking up the name. */
 const LOOKAHEAD = 4;
+/**
+ * How many chains after the last jump's {@link RuleParser.jumpTo} looks at (kube-proxy declares
+ * each Service's chains together: KUBE-SVC, KUBE-EXT, then its KUBE-SEP chains).
+ */
+const JUMP_LOOKAHEAD = 8;
+
+/** Where `name` is among the `count` chains after index `from` in `order` (-1: not there). */
+function near(order: readonly Chain[], name: string, from: number, count: number): number {
+  const end = Math.min(order.length, from + 1 + count);
+  for (let k = from + 1; k < end; k++) if (order[k]!.name === name) return k;
+  return -1;
+}
 
 /** The chain named `name`: one of the next few declared chains, else found by name. */
 function findChain(builder: TableBuilder, name: string): Chain | undefined {
   const order = builder.order;
   if (order !== undefined) {
-    const end = Math.min(order.length, builder.cursor + 1 + LOOKAHEAD);
-    for (let k = builder.cursor + 1; k < end; k++) {
-      if (order[k]!.name === name) {
-        builder.cursor = k;
-        return order[k];
-      }
+    const k = near(order, name, builder.cursor, LOOKAHEAD);
+    if (k >= 0) {
+      builder.cursor = k;
+      return order[k];
     }
   }
   return builder.table.chains.get(name);
@@ -338,7 +352,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
         table.chains.set(hook, chain);
         order.push(chain);
       }
-      current = { table, order, cursor: -1 };
+      current = { table, order, jumps: order.map(() => undefined), cursor: -1, jumpCursor: -1 };
       tableLines.set(tname, lineNo);
       continue;
     }
@@ -352,7 +366,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
     }
     if (line.startsWith(':')) {
       lastChain = undefined;
-      declareChain(builder, parser, line, lineNo, file, fail);
+      declareChain(builder, line, lineNo, file, fail);
       continue;
     }
     let body = line;
@@ -396,7 +410,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
           }
         }
         // The chain's own name string is shared by its rules.
-        const rule = parser.rule(chain!, position + 1, body, counters, { file, line: lineNo });
+        const rule = parser.rule(builder, chain!, position + 1, body, counters, { file, line: lineNo });
         if (position === chain!.rules.length) {
           chain!.rules.push(rule);
         } else {
@@ -410,7 +424,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
       case '--new-chain':
         if (!chainName) fail(lineNo, '-N needs a chain name');
         if (table.chains.has(chainName!)) fail(lineNo, `chain "${chainName}" already exists`);
-        declareChain(builder, parser, `:${chainName} - [0:0]`, lineNo, file, fail);
+        declareChain(builder, `:${chainName} - [0:0]`, lineNo, file, fail);
         break;
       case '-X':
       case '--delete-chain':
@@ -463,7 +477,6 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
 
 function declareChain(
   builder: TableBuilder,
-  parser: RuleParser,
   line: string,
   lineNo: number,
   file: string,
@@ -499,9 +512,12 @@ function declareChain(
     const chain: Chain = { table: table.name, name: name!, builtin: false, policy: undefined, location: { file, line: lineNo }, rules: [] };
     const size = table.chains.size;
     table.chains.set(name!, chain);
-    if (table.chains.size === size) builder.order = undefined; // a repeated declaration replaced the chain
-    else builder.order?.push(chain);
-    parser.declared(name!);
+    if (table.chains.size === size) {
+      builder.order = undefined; // a repeated declaration replaced the chain
+    } else if (builder.order) {
+      builder.order.push(chain);
+      builder.jumps.push(undefined);
+    }
   }
 }
 
@@ -655,6 +671,11 @@ interface PendingModule {
   key: string;
 }
 
+/** `-j NAME` to a chain. */
+function jump(name: string): Target {
+  return { name, text: `-j ${name}`, kind: 'jump', chain: name, goto: false };
+}
+
 /** Stands for "no -p" where a protocol object is compared. */
 const NO_PROTOCOL: Negatable<number> = { value: -1, negated: false };
 
@@ -714,12 +735,34 @@ class RuleParser {
   /** Whether some rule was kept as unmodelled (lenient parsing). */
   unmodelledSeen = false;
 
+  /** The target found by name last: kube-proxy jumps to KUBE-MARK-MASQ from everywhere. */
+  private lastJump: Target | undefined;
+
   /**
-   * A declared user chain: `-j NAME` is made now, with the chain's own name string, so that
-   * rules share it and COMMIT finds the chain without comparing text.
+   * `-j NAME` to a chain (resolved at COMMIT), shared by the rules that jump there: looked for
+   * among the chains declared just after this rule's chain or the last jump's, then by name. It
+   * names the chain with the declared chain's own string when it can, so COMMIT finds the chain
+   * without comparing text.
    */
-  declared(name: string): void {
-    this.jumps.set(name, { name, text: `-j ${name}`, kind: 'jump', chain: name, goto: false });
+  private jumpTo(builder: TableBuilder, name: string): Target {
+    const last = this.lastJump;
+    if (last !== undefined && last.name === name) return last;
+    const order = builder.order;
+    if (order !== undefined) {
+      let k = near(order, name, builder.cursor, LOOKAHEAD);
+      if (k < 0) k = near(order, name, builder.jumpCursor, JUMP_LOOKAHEAD);
+      if (k >= 0) {
+        builder.jumpCursor = k;
+        return (builder.jumps[k] ??= jump(order[k]!.name));
+      }
+    }
+    let target = this.jumps.get(name);
+    if (!target) {
+      target = jump(builder.table.chains.get(name)?.name ?? name);
+      this.jumps.set(name, target);
+    }
+    this.lastJump = target;
+    return target;
   }
 
   private contextTable: TableName | undefined;
@@ -798,7 +841,7 @@ class RuleParser {
   }
 
   /** Read the rest of the current line (after `-A CHAIN`) as a rule of `chain`. */
-  rule(chain: Chain, number: number, text: string, counters: Rule['counters'], location: SourceLocation): Rule {
+  rule(builder: TableBuilder, chain: Chain, number: number, text: string, counters: Rule['counters'], location: SourceLocation): Rule {
     const words = this.words;
     const family = this.family;
     const lenient = this.lenient;
@@ -990,11 +1033,13 @@ class RuleParser {
     let target: Target | undefined;
     if (targetName !== undefined && !targetModule && targetOptions === undefined) {
       // A jump or goto to a chain (resolved at COMMIT): shared per chain name.
-      const cache = isGoto ? this.gotos : this.jumps;
-      target = cache.get(targetName);
-      if (!target) {
-        target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
-        cache.set(targetName, target);
+      if (!isGoto) target = this.jumpTo(builder, targetName);
+      else {
+        target = this.gotos.get(targetName);
+        if (!target) {
+          target = { name: targetName, text: `-g ${targetName}`, kind: 'jump', chain: targetName, goto: true };
+          this.gotos.set(targetName, target);
+        }
       }
     } else if (targetName !== undefined) {
       // Targets that carry addresses (DNAT, SNAT, ...) are mostly one of a kind: not worth a key.
