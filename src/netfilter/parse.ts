@@ -263,6 +263,8 @@ interface TableBuilder {
    * order, so the chain of a rule is usually one of the next few after the previous rule's.
    */
   order: Chain[] | undefined;
+  /** {@link fingerprint} of each chain's name in `order`. */
+  readonly prints: number[];
   /** `-j NAME` for the chains in `order`, made when first used. */
   readonly jumps: (Target | undefined)[];
   /** Index in `order` of the chain of the last rule (-1: none). */
@@ -279,10 +281,20 @@ const LOOKAHEAD = 4;
  */
 const JUMP_LOOKAHEAD = 8;
 
-/** Where `name` is among the `count` chains after index `from` in `order` (-1: not there). */
-function near(order: readonly Chain[], name: string, from: number, count: number): number {
+/**
+ * A small number from a name's length and last two characters: different numbers, different
+ * names, without reading the names (chain names differ mostly at the end: kube-proxy's end in a hash).
+ */
+function fingerprint(name: string): number {
+  const n = name.length;
+  return n * 65536 + (name.charCodeAt(n - 1) & 0xff) * 256 + (name.charCodeAt(n - 2) & 0xff);
+}
+
+/** Where `name` is among the `count` chains after index `from` in the builder's order (-1: not there). */
+function near(builder: TableBuilder, order: readonly Chain[], name: string, print: number, from: number, count: number): number {
+  const prints = builder.prints;
   const end = Math.min(order.length, from + 1 + count);
-  for (let k = from + 1; k < end; k++) if (order[k]!.name === name) return k;
+  for (let k = from + 1; k < end; k++) if (prints[k] === print && order[k]!.name === name) return k;
   return -1;
 }
 
@@ -290,7 +302,7 @@ function near(order: readonly Chain[], name: string, from: number, count: number
 function findChain(builder: TableBuilder, name: string): Chain | undefined {
   const order = builder.order;
   if (order !== undefined) {
-    const k = near(order, name, builder.cursor, LOOKAHEAD);
+    const k = near(builder, order, name, fingerprint(name), builder.cursor, LOOKAHEAD);
     if (k >= 0) {
       builder.cursor = k;
       return order[k];
@@ -352,7 +364,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
         table.chains.set(hook, chain);
         order.push(chain);
       }
-      current = { table, order, jumps: order.map(() => undefined), cursor: -1, jumpCursor: -1 };
+      current = { table, order, prints: order.map((c) => fingerprint(c.name)), jumps: order.map(() => undefined), cursor: -1, jumpCursor: -1 };
       tableLines.set(tname, lineNo);
       continue;
     }
@@ -516,6 +528,7 @@ function declareChain(
       builder.order = undefined; // a repeated declaration replaced the chain
     } else if (builder.order) {
       builder.order.push(chain);
+      builder.prints.push(fingerprint(chain.name));
       builder.jumps.push(undefined);
     }
   }
@@ -749,8 +762,9 @@ class RuleParser {
     if (last !== undefined && last.name === name) return last;
     const order = builder.order;
     if (order !== undefined) {
-      let k = near(order, name, builder.cursor, LOOKAHEAD);
-      if (k < 0) k = near(order, name, builder.jumpCursor, JUMP_LOOKAHEAD);
+      const print = fingerprint(name);
+      let k = near(builder, order, name, print, builder.cursor, LOOKAHEAD);
+      if (k < 0) k = near(builder, order, name, print, builder.jumpCursor, JUMP_LOOKAHEAD);
       if (k >= 0) {
         builder.jumpCursor = k;
         return (builder.jumps[k] ??= jump(order[k]!.name));
