@@ -337,6 +337,19 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
   };
   if (text.includes('\u0000')) fail(text.slice(0, text.indexOf('\u0000')).split('\n').length, 'a NUL byte: this is not iptables-save text');
 
+  // The rules appended to one chain in a row go into the chain together, when the chain changes:
+  // appending one at a time would leave spare room in most of kube-proxy's short chains.
+  let pendingChain: Chain | undefined;
+  const pending: Rule[] = [];
+  const flush = (): void => {
+    if (pendingChain === undefined) return;
+    const rules = pendingChain.rules;
+    if (rules.length === 0) (pendingChain as { rules: Rule[] }).rules = pending.slice();
+    else for (const rule of pending) rules.push(rule);
+    pending.length = 0;
+    pendingChain = undefined;
+  };
+
   // Lines as text.split(/\r?\n/) gives them, trimmed; without building the array.
   let lineNo = 0;
   for (let start = 0; start <= text.length; ) {
@@ -371,12 +384,14 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
     if (!current) fail(lineNo, `"${printable(line.slice(0, 40))}" is outside a table: a table starts with "*filter", "*nat", ...`);
     const builder = current!;
     if (line === 'COMMIT') {
+      flush();
       if (finishTable(builder.table, lenient, fail)) parser.unmodelledSeen = true;
       tables.set(builder.table.name, builder.table);
       current = undefined;
       continue;
     }
     if (line.startsWith(':')) {
+      flush();
       lastChain = undefined;
       declareChain(builder, line, lineNo, file, fail);
       continue;
@@ -395,7 +410,10 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
     }
     const command = words.next()!;
     const chainName = words.next();
-    if (command !== '-A' && command !== '--append') lastChain = undefined;
+    if (command !== '-A' && command !== '--append') {
+      flush();
+      lastChain = undefined;
+    }
     const table = builder.table;
     switch (command) {
       case '-A':
@@ -409,19 +427,25 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
         }
         const chain = lastChain;
         if (!chain) fail(lineNo, `chain "${chainName}" does not exist in table ${table.name} (declare it with ":${chainName} - [0:0]")`);
-        let position = chain!.rules.length;
-        if (command === '-I' || command === '--insert') {
-          words.save();
-          const insertAt = words.next();
-          if (insertAt !== undefined && /^[0-9]+$/.test(insertAt)) {
-            position = Number(insertAt) - 1;
-            if (position < 0 || position > chain!.rules.length) fail(lineNo, `-I ${chainName} ${insertAt}: no such position`);
-          } else {
-            words.restore();
-            position = 0;
+        if (command === '-A' || command === '--append') {
+          if (chain !== pendingChain) {
+            flush();
+            pendingChain = chain;
           }
+          // The chain's own name string is shared by its rules.
+          pending.push(parser.rule(builder, chain!, chain!.rules.length + pending.length + 1, body, counters, { file, line: lineNo }));
+          break;
         }
-        // The chain's own name string is shared by its rules.
+        // -I: at the position given, else first.
+        let position = 0;
+        words.save();
+        const insertAt = words.next();
+        if (insertAt !== undefined && /^[0-9]+$/.test(insertAt)) {
+          position = Number(insertAt) - 1;
+          if (position < 0 || position > chain!.rules.length) fail(lineNo, `-I ${chainName} ${insertAt}: no such position`);
+        } else {
+          words.restore();
+        }
         const rule = parser.rule(builder, chain!, position + 1, body, counters, { file, line: lineNo });
         if (position === chain!.rules.length) {
           chain!.rules.push(rule);
