@@ -654,49 +654,67 @@ function entries<M extends MatchModule | TargetModule>(modules: ReadonlyMap<stri
 
 const MATCHES_BY_NAME = entries(MATCH_MODULES);
 const TARGETS_BY_NAME = entries(TARGET_MODULES);
+/** No module of that name (an object, so that reading its fields is the same code either way). */
+const NO_MODULE = { module: undefined, counts: undefined } as const;
+/** The options of no module. */
+const NO_OPTIONS = new SmallMap<number>([]);
 
 // The words a rule's own options start with (anything else starting with "-" is a module's option).
-const NOT = 1;
-const PROTOCOL = 2;
-const SOURCE = 3;
-const DESTINATION = 4;
-const IN_INTERFACE = 5;
-const OUT_INTERFACE = 6;
-const FRAGMENT = 7;
-const MATCH = 8;
-const JUMP = 9;
-const GOTO = 10;
-const SET_COUNTERS = 11;
+const enum Option {
+  None = 0,
+  Not = 1,
+  Protocol = 2,
+  Source = 3,
+  Destination = 4,
+  InInterface = 5,
+  OutInterface = 6,
+  Fragment = 7,
+  Match = 8,
+  Jump = 9,
+  Goto = 10,
+  SetCounters = 11,
+}
 
 /** `-X` options by the code of X. */
 const SHORT_OPTIONS = new Uint8Array(128);
-for (const [c, code] of [['p', PROTOCOL], ['s', SOURCE], ['d', DESTINATION], ['i', IN_INTERFACE], ['o', OUT_INTERFACE], ['f', FRAGMENT], ['m', MATCH], ['j', JUMP], ['g', GOTO], ['c', SET_COUNTERS]] as const) {
+for (const [c, code] of [
+  ['p', Option.Protocol],
+  ['s', Option.Source],
+  ['d', Option.Destination],
+  ['i', Option.InInterface],
+  ['o', Option.OutInterface],
+  ['f', Option.Fragment],
+  ['m', Option.Match],
+  ['j', Option.Jump],
+  ['g', Option.Goto],
+  ['c', Option.SetCounters],
+] as const) {
   SHORT_OPTIONS[c.charCodeAt(0)] = code;
 }
 
-const LONG_OPTIONS = new SmallMap<number>([
-  ['!', NOT],
-  ['--protocol', PROTOCOL],
-  ['--source', SOURCE],
-  ['--src', SOURCE],
-  ['--destination', DESTINATION],
-  ['--dst', DESTINATION],
-  ['--in-interface', IN_INTERFACE],
-  ['--out-interface', OUT_INTERFACE],
-  ['--fragment', FRAGMENT],
-  ['--match', MATCH],
-  ['--jump', JUMP],
-  ['--goto', GOTO],
-  ['--set-counters', SET_COUNTERS],
+const LONG_OPTIONS = new SmallMap<Option>([
+  ['!', Option.Not],
+  ['--protocol', Option.Protocol],
+  ['--source', Option.Source],
+  ['--src', Option.Source],
+  ['--destination', Option.Destination],
+  ['--dst', Option.Destination],
+  ['--in-interface', Option.InInterface],
+  ['--out-interface', Option.OutInterface],
+  ['--fragment', Option.Fragment],
+  ['--match', Option.Match],
+  ['--jump', Option.Jump],
+  ['--goto', Option.Goto],
+  ['--set-counters', Option.SetCounters],
 ]);
 
-/** Which of the rule's own options a word is (0: none). */
-function optionCode(word: string): number {
+/** Which of the rule's own options a word is. */
+function optionCode(word: string): Option {
   if (word.length === 2) {
     const c = word.charCodeAt(1);
-    return word.charCodeAt(0) === 45 /* - */ && c < 128 ? SHORT_OPTIONS[c]! : 0;
+    return word.charCodeAt(0) === 45 /* - */ && c < 128 ? (SHORT_OPTIONS[c]! as Option) : Option.None;
   }
-  return LONG_OPTIONS.get(word) ?? 0;
+  return LONG_OPTIONS.get(word) ?? Option.None;
 }
 
 /** A match module being collected while a rule's words are read; `key` interns it. */
@@ -749,31 +767,370 @@ function buildTarget(module: TargetModule, name: string, options: readonly Parse
 }
 
 /**
+ * What the words of the rule being read say so far: one per parser, reset for every rule. The
+ * words are read by small functions, one per kind of option, rather than in one large one: the
+ * optimizing compiler handles them sooner and drops less work when a rule brings something new.
+ */
+class RuleDraft {
+  location: SourceLocation = { file: '', line: 0 };
+  table: TableName = 'filter';
+  chain = '';
+  builtin = false;
+  protocol: Negatable<number> | undefined = undefined;
+  source: Negatable<IPNetwork> | undefined = undefined;
+  destination: Negatable<IPNetwork> | undefined = undefined;
+  inInterface: Negatable<InterfaceMatch> | undefined = undefined;
+  outInterface: Negatable<InterfaceMatch> | undefined = undefined;
+  fragment: Negatable<true> | undefined = undefined;
+  counters: Rule['counters'] = undefined;
+  /** The rule's matches, in order (reused from rule to rule). */
+  readonly modules: PendingModule[] = [];
+  targetName: string | undefined = undefined;
+  targetModule: TargetModule | undefined = undefined;
+  targetCounts: SmallMap<number> = NO_OPTIONS;
+  goto = false;
+  targetOptions: ParsedOption[] | undefined = undefined;
+  targetKey = '';
+  unknown: string[] | undefined = undefined;
+  negate = false;
+  comment: string | undefined = undefined;
+  // The target as written: from "-j" (writtenStart) to the end of its last word (writtenEnd),
+  // while its words follow each other with single spaces and no quotes (else writtenEnd < 0).
+  writtenStart = 0;
+  writtenEnd = -1;
+  /** Where the last "!" starts, when written plainly (-1: not). */
+  bang = -1;
+  /** What module builders may depend on; made only when something is built. */
+  info: RuleInfo | undefined = undefined;
+  /** The target as written, when it is what the target module would make (see RuleInfo). */
+  targetText: string | undefined = undefined;
+
+  reset(chain: Chain, counters: Rule['counters'], location: SourceLocation): void {
+    this.location = location;
+    this.table = chain.table;
+    this.chain = chain.name;
+    this.builtin = chain.builtin;
+    this.protocol = undefined;
+    this.source = undefined;
+    this.destination = undefined;
+    this.inInterface = undefined;
+    this.outInterface = undefined;
+    this.fragment = undefined;
+    this.counters = counters;
+    this.modules.length = 0;
+    this.targetName = undefined;
+    this.targetModule = undefined;
+    this.targetCounts = NO_OPTIONS;
+    this.goto = false;
+    this.targetOptions = undefined;
+    this.targetKey = '';
+    this.unknown = undefined;
+    this.negate = false;
+    this.comment = undefined;
+    this.writtenStart = 0;
+    this.writtenEnd = -1;
+    this.bang = -1;
+    this.info = undefined;
+    this.targetText = undefined;
+  }
+}
+
+function infoOf(p: RuleParser, d: RuleDraft): RuleInfo {
+  return (d.info ??= { family: p.family, table: d.table, chain: d.chain, protocol: d.protocol, targetText: d.targetText });
+}
+
+/** The next word, the value of option `opt`. */
+function valueOf(p: RuleParser, opt: string, location: SourceLocation): string {
+  const v = p.words.next();
+  if (v === undefined) failAt(location, `${opt} needs a value`);
+  return v;
+}
+
+/** The next `count` words, the values of option `opt`. */
+function valuesOf(p: RuleParser, opt: string, count: number, location: SourceLocation): string[] {
+  const values: string[] = [];
+  for (let k = 0; k < count; k++) {
+    const v = p.words.next();
+    if (v === undefined) failAt(location, `${opt} needs ${count === 1 ? 'a value' : `${count} values`}`);
+    values.push(v);
+  }
+  return values;
+}
+
+/** `-p PROTO` */
+function protocolOption(p: RuleParser, d: RuleDraft, w: string): void {
+  const text = valueOf(p, w, d.location);
+  let value = p.protocolValue;
+  if (text !== p.protocolText || text === '') {
+    const number = protocolNumber(text);
+    if (number === undefined) failAt(d.location, `-p: unknown protocol "${text}"`);
+    value = p.protocolValue = number;
+    p.protocolText = text;
+  }
+  const slot = 2 * value + (d.negate ? 1 : 0);
+  d.protocol = p.protocols[slot] ??= { value, negated: d.negate };
+}
+
+/** `-s ADDRESS`, `-d ADDRESS` */
+function addressOption(p: RuleParser, d: RuleDraft, w: string, code: Option): void {
+  const location = d.location;
+  const text = valueOf(p, w, location);
+  if (text.includes(',')) failAt(location, `${w} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
+  let net: IPNetwork;
+  try {
+    net = parseNetwork(text, { allowMask: true });
+  } catch (e) {
+    if (e instanceof AddressError) failAt(location, `${w}: ${e.message}`);
+    throw e;
+  }
+  if (net.family !== p.family) failAt(location, `${w} ${text} is an IPv${net.family} address in an IPv${p.family} ruleset`);
+  const address = { value: net, negated: d.negate };
+  if (code === Option.Source) d.source = address;
+  else d.destination = address;
+}
+
+/** `-i NAME`, `-o NAME` */
+function interfaceOption(p: RuleParser, d: RuleDraft, w: string, code: Option): void {
+  const location = d.location;
+  if (code === Option.InInterface) {
+    if (d.builtin && !HOOKS_WITH_IN.includes(d.chain)) failAt(location, `-i cannot be used in ${d.chain}: packets there have no input interface`);
+    d.inInterface = { value: parseInterfaceOption(w, valueOf(p, w, location), location), negated: d.negate };
+  } else {
+    if (d.builtin && !HOOKS_WITH_OUT.includes(d.chain)) failAt(location, `-o cannot be used in ${d.chain}: packets there have no output interface yet`);
+    d.outInterface = { value: parseInterfaceOption(w, valueOf(p, w, location), location), negated: d.negate };
+  }
+}
+
+/** `-m NAME` */
+function matchOption(p: RuleParser, d: RuleDraft, w: string): void {
+  if (d.negate) failAt(d.location, '"!" cannot negate -m');
+  const name = valueOf(p, w, d.location);
+  const entry = MATCHES_BY_NAME.get(name) ?? NO_MODULE;
+  if (!entry.module) {
+    if (!p.lenient) failAt(d.location, `match extension "${name}" is not modelled by kubepath`);
+    (d.unknown ??= []).push(`-m ${name}`);
+  }
+  d.modules.push({ name, module: entry.module, counts: entry.counts, options: [], key: name });
+}
+
+/** `-j TARGET`, `-g CHAIN` */
+function jumpOption(p: RuleParser, d: RuleDraft, w: string, code: Option): void {
+  const words = p.words;
+  if (d.negate) failAt(d.location, `"!" cannot negate ${w}`);
+  if (d.targetName !== undefined) failAt(d.location, 'a rule has one target (-j/-g) only');
+  const start = words.wordStart;
+  const plain = words.plain && w === '-j';
+  const name = valueOf(p, w, d.location);
+  d.targetName = name;
+  d.writtenStart = start;
+  d.writtenEnd = plain && words.plain && words.wordEnd - start === 3 + name.length ? words.wordEnd : -1;
+  d.goto = code === Option.Goto;
+  const entry = (d.goto ? undefined : TARGETS_BY_NAME.get(name)) ?? NO_MODULE;
+  d.targetModule = entry.module;
+  d.targetCounts = entry.counts ?? NO_OPTIONS;
+}
+
+/** `-c PACKETS BYTES` (a "!" before it applies to the next option). */
+function countersOption(p: RuleParser, d: RuleDraft, w: string): void {
+  const packets = valueOf(p, w, d.location);
+  const bytes = valueOf(p, w, d.location);
+  if (!/^[0-9]+$/.test(packets) || !/^[0-9]+$/.test(bytes)) failAt(d.location, '-c needs two counter values');
+  d.counters = { packets: BigInt(packets), bytes: BigInt(bytes) };
+}
+
+/** An option of the target module, with its values. */
+function targetOption(p: RuleParser, d: RuleDraft, w: string, count: number, negated: boolean): void {
+  const words = p.words;
+  const start = words.wordStart;
+  const plain = words.plain;
+  const values = valuesOf(p, w, count, d.location);
+  if (d.writtenEnd >= 0) {
+    // Written as "[! ]OPTION VALUE..." right after the target's previous word.
+    let length = w.length;
+    for (const value of values) length += 1 + value.length;
+    const from = negated ? d.bang : start;
+    const follows = from === d.writtenEnd + 1 && (!negated || start === d.bang + 2);
+    d.writtenEnd = plain && follows && words.wordEnd - start === length ? words.wordEnd : -1;
+  }
+  (d.targetOptions ??= []).push({ name: w, values, negated });
+  d.targetKey += `${negated ? '!' : ''}${w}\u0000${values.join('\u0000')}\u0001`;
+}
+
+/**
+ * A module's option: the target's, else the most recent match's that has it, else the implicit
+ * protocol match's; in lenient parsing, an option of an extension kubepath does not model.
+ */
+function moduleOption(p: RuleParser, d: RuleDraft, w: string): void {
+  const location = d.location;
+  if (w.charCodeAt(0) !== 45 /* - */) failAt(location, `unexpected "${printable(w)}" (bad argument: quote values that contain spaces)`);
+  const negated = d.negate;
+  d.negate = false;
+  const targetCount = d.targetCounts.get(w);
+  if (targetCount !== undefined) return targetOption(p, d, w, targetCount, negated);
+  const modules = d.modules;
+  let owner: PendingModule | undefined;
+  let count: number | undefined;
+  for (let k = modules.length - 1; k >= 0 && count === undefined; k--) {
+    count = modules[k]!.counts?.get(w);
+    if (count !== undefined) owner = modules[k];
+  }
+  if (!owner && d.protocol && !d.protocol.negated) {
+    const implicit = implicitProtocolMatch(d.protocol.value);
+    count = implicit ? optionCounts(implicit).get(w) : undefined;
+    if (implicit && count !== undefined) {
+      owner = { name: implicit.name, module: implicit, counts: optionCounts(implicit), options: [], key: implicit.name };
+      modules.push(owner);
+    }
+  }
+  if (owner && owner.name === 'comment' && w === '--comment' && !negated && d.comment === undefined) {
+    // Always matches: kept as the rule's comment rather than as a condition.
+    const comment = valueOf(p, w, location);
+    if (comment.length > 255) failAt(location, '-m comment: --comment is longer than 255 characters');
+    d.comment = comment;
+    return;
+  }
+  if (owner && count !== undefined) {
+    const values = valuesOf(p, w, count, location);
+    owner.options.push({ name: w, values, negated });
+    owner.key += `\u0001${negated ? '!' : ''}${w}\u0000${count === 1 ? values[0] : values.join('\u0000')}`;
+    return;
+  }
+  if (p.lenient && (d.unknown !== undefined || (d.targetName !== undefined && !d.targetModule))) return unmodelledOption(p, d, w, negated);
+  const loaded = modules.map((m) => m.name);
+  failAt(location, `unknown option "${printable(w)}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${d.targetName ? ` (target ${d.targetName})` : ''}`);
+}
+
+/** An option of an extension kubepath does not model (lenient parsing): keep its values with it. */
+function unmodelledOption(p: RuleParser, d: RuleDraft, w: string, negated: boolean): void {
+  const words = p.words;
+  const values: string[] = [];
+  for (;;) {
+    words.save();
+    const v = words.next();
+    if (v === undefined || v.startsWith('-') || v === '!') break;
+    values.push(v);
+  }
+  words.restore();
+  if (d.targetName !== undefined && !d.targetModule) (d.targetOptions ??= []).push({ name: w, values, negated });
+  else d.modules[d.modules.length - 1]!.options.push({ name: w, values, negated });
+}
+
+/** The matches of the rule read into `d`, built or found again. */
+function matchesOf(p: RuleParser, d: RuleDraft): readonly Match[] {
+  const built = p.built;
+  let count = 0;
+  for (const m of d.modules) {
+    if (!m.module) continue;
+    if (m.name === 'comment' && m.options.length === 0 && d.comment !== undefined) continue;
+    p.context(d);
+    const cache = p.contextMatches;
+    let match = cache.get(m.key);
+    if (!match) {
+      match = buildMatch(m, infoOf(p, d), d.location);
+      cache.set(m.key, match);
+    }
+    built[count++] = match;
+  }
+  if (count === 0) return NO_MATCHES;
+  if (count > 1) return built.slice(0, count);
+  const only = built[0]!;
+  let list = p.single.get(only);
+  if (!list) {
+    list = Object.freeze([only]);
+    p.single.set(only, list);
+  }
+  return list;
+}
+
+/**
+ * The target of the rule read into `d` (a target module's, or a jump), built or found again; an
+ * unmodelled one is noted in `d.unknown` (lenient parsing) or refused. Target objects have many
+ * shapes: their kind is read here where they are made, not for every rule.
+ */
+function targetOf(p: RuleParser, d: RuleDraft, builder: TableBuilder): Target | undefined {
+  const name = d.targetName;
+  if (name === undefined) return undefined;
+  const module = d.targetModule;
+  if (!module && d.targetOptions === undefined) {
+    // A jump or goto to a chain (resolved at COMMIT): shared per chain name.
+    if (!d.goto) return p.jumpTo(builder, name);
+    let target = p.gotos.get(name);
+    if (!target) {
+      target = { name, text: `-g ${name}`, kind: 'jump', chain: name, goto: true };
+      p.gotos.set(name, target);
+    }
+    return target;
+  }
+  // Targets that carry addresses (DNAT, SNAT, ...) are mostly one of a kind: not worth a key.
+  const key = module && PER_RULE_TARGETS.has(name) ? undefined : `${name}|${d.goto}|${p.context(d)}|${d.targetKey}`;
+  let target = key === undefined ? undefined : p.targets.get(key);
+  if (target) {
+    if (p.unmodelledTargets.size > 0 && p.unmodelledTargets.has(target) && target.kind === 'unmodelled') unmodelledTarget(p, d, target.reason);
+    return target;
+  }
+  const options = d.targetOptions ?? [];
+  if (module) {
+    target = buildTarget(module, name, options, infoOf(p, d), d.location);
+  } else if (options.length > 0) {
+    // Options after an unknown -j: an extension target kubepath does not model.
+    if (!p.lenient) failAt(d.location, `target "${name}" is not modelled by kubepath`);
+    target = { name, text: `-j ${name}`, kind: 'unmodelled', reason: `target ${name} is not modelled` };
+  } else {
+    // Resolved at COMMIT: a user chain, or an extension target without options.
+    target = { name, text: `${d.goto ? '-g' : '-j'} ${name}`, kind: 'jump', chain: name, goto: d.goto };
+  }
+  if (key !== undefined) p.targets.set(key, target);
+  if (target.kind === 'unmodelled') {
+    p.unmodelledTargets.add(target);
+    unmodelledTarget(p, d, target.reason);
+  }
+  return target;
+}
+
+function unmodelledTarget(p: RuleParser, d: RuleDraft, reason: string): void {
+  if (!p.lenient) failAt(d.location, `-j ${d.targetName}: ${reason}`);
+  (d.unknown ??= []).push(`-j ${d.targetName}`);
+}
+
+/**
  * Reads rules, one at a time, for one parse. Identical matches and targets (the same
  * `-m tcp --dport 80` in thousands of kube-proxy rules) are built once per parse and shared, as
- * are protocols and addresses: none of them holds per-rule state.
+ * are protocols: none of them holds per-rule state.
  */
 class RuleParser {
   readonly words = new RuleWords();
+  readonly draft = new RuleDraft();
   /** Matches by what they may depend on (see {@link context}), then by module and options. */
-  private readonly matchesByContext = new Map<string, Map<string, Match>>();
-  private readonly targets = new Map<string, Target>();
-  private readonly jumps = new Map<string, Target>();
-  private readonly gotos = new Map<string, Target>();
+  readonly matchesByContext = new Map<string, Map<string, Match>>();
+  readonly targets = new Map<string, Target>();
+  readonly jumps = new Map<string, Target>();
+  readonly gotos = new Map<string, Target>();
   /** The last protocol text and its number. */
-  private protocolText = '';
-  private protocolValue = 0;
+  protocolText = '';
+  protocolValue = 0;
   /** Negatable protocols by `2 * number + negated`. */
-  private readonly protocols: (Negatable<number> | undefined)[] = [];
+  readonly protocols: (Negatable<number> | undefined)[] = [];
   /** Scratch list of a rule's matches. */
-  private readonly built: Match[] = [];
+  readonly built: Match[] = [];
   /** Rules with one match share a frozen one-element list per match. */
-  private readonly single = new Map<Match, readonly Match[]>();
+  readonly single = new Map<Match, readonly Match[]>();
   /** Whether some rule was kept as unmodelled (lenient parsing). */
   unmodelledSeen = false;
-
+  /** The interned targets that are unmodelled. */
+  readonly unmodelledTargets = new Set<Target>();
   /** The target found by name last: kube-proxy jumps to KUBE-MARK-MASQ from everywhere. */
   private lastJump: Target | undefined;
+  private contextTable: TableName | undefined;
+  private contextChain = '';
+  private contextProtocol: Negatable<number> = NO_PROTOCOL;
+  private contextKey = '';
+  /** The matches of the current context. */
+  contextMatches = new Map<string, Match>();
+
+  constructor(
+    readonly family: IPFamily,
+    readonly lenient: boolean,
+  ) {}
 
   /**
    * `-j NAME` to a chain (resolved at COMMIT), shared by the rules that jump there: looked for
@@ -781,7 +1138,7 @@ class RuleParser {
    * names the chain with the declared chain's own string when it can, so COMMIT finds the chain
    * without comparing text.
    */
-  private jumpTo(builder: TableBuilder, name: string): Target {
+  jumpTo(builder: TableBuilder, name: string): Target {
     const last = this.lastJump;
     if (last !== undefined && last.name === name) return last;
     const order = builder.order;
@@ -803,22 +1160,15 @@ class RuleParser {
     return target;
   }
 
-  private contextTable: TableName | undefined;
-  private contextChain = '';
-  private contextProtocol: Negatable<number> = NO_PROTOCOL;
-  private contextKey = '';
-  private contextMatches = new Map<string, Match>();
-
-  constructor(
-    private readonly family: IPFamily,
-    private readonly lenient: boolean,
-  ) {}
-
   /**
    * What a module builder may depend on besides its options, as a key: family, table, the chain
-   * when it is built in, and the protocol. Kept from rule to rule while it does not change.
+   * when it is built in, and the protocol. Kept from rule to rule while it does not change, with
+   * the matches built for it in {@link contextMatches}.
    */
-  private context(table: TableName, chain: string, protocol: Negatable<number> | undefined): string {
+  context(d: RuleDraft): string {
+    const table = d.table;
+    const chain = d.builtin ? d.chain : '-';
+    const protocol = d.protocol;
     // (A stand-in object for "no protocol" keeps the comparison between objects.)
     const given = protocol ?? NO_PROTOCOL;
     if (table !== this.contextTable || chain !== this.contextChain || given !== this.contextProtocol || this.contextKey === '') {
@@ -836,291 +1186,74 @@ class RuleParser {
     return this.contextKey;
   }
 
-  private protocol(text: string, negated: boolean, location: SourceLocation): Negatable<number> {
-    let value = this.protocolValue;
-    if (text !== this.protocolText || text === '') {
-      const number = protocolNumber(text);
-      if (number === undefined) failAt(location, `-p: unknown protocol "${text}"`);
-      value = this.protocolValue = number;
-      this.protocolText = text;
-    }
-    const slot = 2 * value + (negated ? 1 : 0);
-    return (this.protocols[slot] ??= { value, negated });
-  }
-
-  private address(opt: string, text: string, negated: boolean, location: SourceLocation): Negatable<IPNetwork> {
-    if (text.includes(',')) failAt(location, `${opt} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
-    let net: IPNetwork;
-    try {
-      net = parseNetwork(text, { allowMask: true });
-    } catch (e) {
-      if (e instanceof AddressError) failAt(location, `${opt}: ${e.message}`);
-      throw e;
-    }
-    if (net.family !== this.family) failAt(location, `${opt} ${text} is an IPv${net.family} address in an IPv${this.family} ruleset`);
-    return { value: net, negated };
-  }
-
-  private value(opt: string, location: SourceLocation): string {
-    const v = this.words.next();
-    if (v === undefined) failAt(location, `${opt} needs a value`);
-    return v;
-  }
-
-  /** The next `count` words, the values of option `opt`. */
-  private values(opt: string, count: number, location: SourceLocation): string[] {
-    const values: string[] = [];
-    for (let k = 0; k < count; k++) {
-      const v = this.words.next();
-      if (v === undefined) failAt(location, `${opt} needs ${count === 1 ? 'a value' : `${count} values`}`);
-      values.push(v);
-    }
-    return values;
-  }
-
   /** Read the rest of the current line (after `-A CHAIN`) as a rule of `chain`. */
   rule(builder: TableBuilder, chain: Chain, number: number, text: string, counters: Rule['counters'], location: SourceLocation): Rule {
     const words = this.words;
-    const family = this.family;
-    const lenient = this.lenient;
-    const table = chain.table;
-    const chainName = chain.name;
-    const isBuiltin = chain.builtin;
-    let protocol: Negatable<number> | undefined;
-    let source: Rule['source'];
-    let destination: Rule['destination'];
-    let inInterface: Negatable<InterfaceMatch> | undefined;
-    let outInterface: Negatable<InterfaceMatch> | undefined;
-    let fragment: Rule['fragment'];
-    const modules: PendingModule[] = [];
-    let targetName: string | undefined;
-    let targetModule: TargetModule | undefined;
-    let targetCounts: SmallMap<number> | undefined;
-    let isGoto = false;
-    let targetOptions: ParsedOption[] | undefined;
-    let targetKey = '';
-    let unknown: string[] | undefined;
-    let negate = false;
-    let comment: string | undefined;
-    // The target as written: from "-j" (writtenStart) to the end of its last word (writtenEnd),
-    // while its words follow each other with single spaces and no quotes (else writtenEnd < 0).
-    let writtenStart = 0;
-    let writtenEnd = -1;
-    let bang = -1; // where the last "!" starts, when written plainly
-
+    const d = this.draft;
+    d.reset(chain, counters, location);
     for (;;) {
       const w = words.next();
       if (w === undefined) break;
-      switch (optionCode(w)) {
-        case NOT:
-          if (negate) failAt(location, 'two "!" in a row');
-          negate = true;
-          bang = words.plain ? words.wordStart : -1;
+      const code = optionCode(w);
+      switch (code) {
+        case Option.None:
+          moduleOption(this, d, w); // handles "!" itself
           continue;
-        case PROTOCOL:
-          protocol = this.protocol(this.value(w, location), negate, location);
+        case Option.Not:
+          if (d.negate) failAt(location, 'two "!" in a row');
+          d.negate = true;
+          d.bang = words.plain ? words.wordStart : -1;
+          continue;
+        case Option.SetCounters:
+          countersOption(this, d, w);
+          continue;
+        case Option.Protocol:
+          protocolOption(this, d, w);
           break;
-        case SOURCE:
-          source = this.address(w, this.value(w, location), negate, location);
+        case Option.Source:
+        case Option.Destination:
+          addressOption(this, d, w, code);
           break;
-        case DESTINATION:
-          destination = this.address(w, this.value(w, location), negate, location);
+        case Option.InInterface:
+        case Option.OutInterface:
+          interfaceOption(this, d, w, code);
           break;
-        case IN_INTERFACE:
-          if (isBuiltin && !HOOKS_WITH_IN.includes(chainName)) failAt(location, `-i cannot be used in ${chainName}: packets there have no input interface`);
-          inInterface = { value: parseInterfaceOption(w, this.value(w, location), location), negated: negate };
+        case Option.Fragment:
+          d.fragment = { value: true, negated: d.negate };
           break;
-        case OUT_INTERFACE:
-          if (isBuiltin && !HOOKS_WITH_OUT.includes(chainName)) failAt(location, `-o cannot be used in ${chainName}: packets there have no output interface yet`);
-          outInterface = { value: parseInterfaceOption(w, this.value(w, location), location), negated: negate };
+        case Option.Match:
+          matchOption(this, d, w);
           break;
-        case FRAGMENT:
-          fragment = { value: true, negated: negate };
+        case Option.Jump:
+        case Option.Goto:
+          jumpOption(this, d, w, code);
           break;
-        case MATCH: {
-          if (negate) failAt(location, '"!" cannot negate -m');
-          const name = this.value(w, location);
-          const entry = MATCHES_BY_NAME.get(name);
-          if (!entry) {
-            if (!lenient) failAt(location, `match extension "${name}" is not modelled by kubepath`);
-            (unknown ??= []).push(`-m ${name}`);
-          }
-          modules.push({ name, module: entry?.module, counts: entry?.counts, options: [], key: name });
-          break;
-        }
-        case JUMP:
-        case GOTO: {
-          if (negate) failAt(location, `"!" cannot negate ${w}`);
-          if (targetName !== undefined) failAt(location, 'a rule has one target (-j/-g) only');
-          writtenStart = words.wordStart;
-          const plain = words.plain && w === '-j';
-          targetName = this.value(w, location);
-          writtenEnd = plain && words.plain && words.wordEnd - writtenStart === 3 + targetName.length ? words.wordEnd : -1;
-          isGoto = w === '-g' || w === '--goto';
-          const entry = isGoto ? undefined : TARGETS_BY_NAME.get(targetName);
-          targetModule = entry?.module;
-          targetCounts = entry?.counts;
-          break;
-        }
-        case SET_COUNTERS: {
-          const p = this.value(w, location);
-          const b = this.value(w, location);
-          if (!/^[0-9]+$/.test(p) || !/^[0-9]+$/.test(b)) failAt(location, '-c needs two counter values');
-          counters = { packets: BigInt(p), bytes: BigInt(b) };
-          continue; // "!" before -c applies to the next option
-        }
-        default: {
-          if (w.charCodeAt(0) !== 45 /* - */) failAt(location, `unexpected "${printable(w)}" (bad argument: quote values that contain spaces)`);
-          // A module option: the target's, else the most recent match that has it, else the implicit protocol match.
-          const neg = negate;
-          negate = false;
-          const targetCount = targetCounts?.get(w);
-          if (targetCount !== undefined) {
-            const start = words.wordStart;
-            const plain = words.plain;
-            const values = this.values(w, targetCount, location);
-            if (writtenEnd >= 0) {
-              // Written as "[! ]OPTION VALUE..." right after the target's previous word.
-              let length = w.length;
-              for (const value of values) length += 1 + value.length;
-              const from = neg ? bang : start;
-              const follows = from === writtenEnd + 1 && (!neg || start === bang + 2);
-              writtenEnd = plain && follows && words.wordEnd - start === length ? words.wordEnd : -1;
-            }
-            (targetOptions ??= []).push({ name: w, values, negated: neg });
-            targetKey += `${neg ? '!' : ''}${w}\u0000${values.join('\u0000')}\u0001`;
-            continue;
-          }
-          let owner: PendingModule | undefined;
-          let count: number | undefined;
-          for (let k = modules.length - 1; k >= 0 && count === undefined; k--) {
-            count = modules[k]!.counts?.get(w);
-            if (count !== undefined) owner = modules[k];
-          }
-          if (!owner && protocol && !protocol.negated) {
-            const implicit = implicitProtocolMatch(protocol.value);
-            count = implicit ? optionCounts(implicit).get(w) : undefined;
-            if (implicit && count !== undefined) {
-              owner = { name: implicit.name, module: implicit, counts: optionCounts(implicit), options: [], key: implicit.name };
-              modules.push(owner);
-            }
-          }
-          if (owner && owner.name === 'comment' && w === '--comment' && !neg && comment === undefined) {
-            // Always matches: kept as the rule's comment rather than as a condition.
-            comment = this.value(w, location);
-            if (comment.length > 255) failAt(location, '-m comment: --comment is longer than 255 characters');
-            continue;
-          }
-          if (owner && count !== undefined) {
-            const values = this.values(w, count, location);
-            owner.options.push({ name: w, values, negated: neg });
-            owner.key += `\u0001${neg ? '!' : ''}${w}\u0000${count === 1 ? values[0] : values.join('\u0000')}`;
-            continue;
-          }
-          if (lenient && (unknown !== undefined || (targetName !== undefined && !targetModule))) {
-            // An option of an extension kubepath does not model: keep its values with it.
-            const values: string[] = [];
-            for (;;) {
-              words.save();
-              const v = words.next();
-              if (v === undefined || v.startsWith('-') || v === '!') break;
-              values.push(v);
-            }
-            words.restore();
-            if (targetName !== undefined && !targetModule) (targetOptions ??= []).push({ name: w, values, negated: neg });
-            else modules[modules.length - 1]!.options.push({ name: w, values, negated: neg });
-            continue;
-          }
-          const loaded = modules.map((m) => m.name);
-          failAt(location, `unknown option "${printable(w)}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${targetName ? ` (target ${targetName})` : ''}`);
-        }
       }
-      negate = false;
+      d.negate = false;
     }
-    if (negate) failAt(location, '"!" at the end of the rule negates nothing');
-    const targetText = writtenEnd >= 0 && targetModule ? text.slice(writtenStart, writtenEnd) : undefined;
+    if (d.negate) failAt(location, '"!" at the end of the rule negates nothing');
 
-    // What module builders may depend on; made only when something is built or interned.
-    let info: RuleInfo | undefined;
-    let context: string | undefined;
-    const built = this.built;
-    let count = 0;
-    for (const m of modules) {
-      if (!m.module) continue;
-      if (m.name === 'comment' && m.options.length === 0 && comment !== undefined) continue;
-      context ??= this.context(table, isBuiltin ? chainName : '-', protocol);
-      const cache = this.contextMatches;
-      let match = cache.get(m.key);
-      if (!match) {
-        match = buildMatch(m, (info ??= { family, table, chain: chainName, protocol, targetText }), location);
-        cache.set(m.key, match);
-      }
-      built[count++] = match;
-    }
-    let matches: readonly Match[];
-    if (count === 0) matches = NO_MATCHES;
-    else if (count === 1) {
-      const only = built[0]!;
-      let list = this.single.get(only);
-      if (!list) {
-        list = Object.freeze([only]);
-        this.single.set(only, list);
-      }
-      matches = list;
-    } else matches = built.slice(0, count);
-    let target: Target | undefined;
-    if (targetName !== undefined && !targetModule && targetOptions === undefined) {
-      // A jump or goto to a chain (resolved at COMMIT): shared per chain name.
-      if (!isGoto) target = this.jumpTo(builder, targetName);
-      else {
-        target = this.gotos.get(targetName);
-        if (!target) {
-          target = { name: targetName, text: `-g ${targetName}`, kind: 'jump', chain: targetName, goto: true };
-          this.gotos.set(targetName, target);
-        }
-      }
-    } else if (targetName !== undefined) {
-      // Targets that carry addresses (DNAT, SNAT, ...) are mostly one of a kind: not worth a key.
-      context ??= this.context(table, isBuiltin ? chainName : '-', protocol);
-      const key = targetModule && PER_RULE_TARGETS.has(targetName) ? undefined : `${targetName}|${isGoto}|${context}|${targetKey}`;
-      target = key === undefined ? undefined : this.targets.get(key);
-      if (!target) {
-        const options = targetOptions ?? [];
-        if (targetModule) {
-          target = buildTarget(targetModule, targetName, options, (info ??= { family, table, chain: chainName, protocol, targetText }), location);
-        } else if (options.length > 0) {
-          // Options after an unknown -j: an extension target kubepath does not model.
-          if (!lenient) failAt(location, `target "${targetName}" is not modelled by kubepath`);
-          target = { name: targetName, text: `-j ${targetName}`, kind: 'unmodelled', reason: `target ${targetName} is not modelled` };
-        } else {
-          // Resolved at COMMIT: a user chain, or an extension target without options.
-          target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
-        }
-        if (key !== undefined) this.targets.set(key, target);
-      }
-    }
-    if (target?.kind === 'unmodelled') {
-      if (!lenient) failAt(location, `-j ${targetName}: ${target.reason}`);
-      (unknown ??= []).push(`-j ${targetName}`);
-    }
-    if (unknown !== undefined) this.unmodelledSeen = true;
+    if (d.writtenEnd >= 0 && d.targetModule) d.targetText = text.slice(d.writtenStart, d.writtenEnd);
+    const matches = d.modules.length === 0 ? NO_MATCHES : matchesOf(this, d);
+    const target = targetOf(this, d, builder);
+    if (d.unknown !== undefined) this.unmodelledSeen = true;
     return {
-      table,
-      chain: chainName,
+      table: d.table,
+      chain: d.chain,
       number,
       location,
       text,
-      protocol,
-      source,
-      destination,
-      inInterface,
-      outInterface,
-      fragment,
+      protocol: d.protocol,
+      source: d.source,
+      destination: d.destination,
+      inInterface: d.inInterface,
+      outInterface: d.outInterface,
+      fragment: d.fragment,
       matches,
-      comment,
+      comment: d.comment,
       target,
-      unmodelled: unknown !== undefined ? `${unknown.join(', ')} not modelled` : undefined,
-      counters,
+      unmodelled: d.unknown !== undefined ? `${d.unknown.join(', ')} not modelled` : undefined,
+      counters: d.counters,
     };
   }
 }
