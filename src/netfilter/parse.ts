@@ -241,6 +241,20 @@ class RuleWords {
     return word;
   }
 
+  /**
+   * Whether the line starts with `-A NAME` as written (no quotes), NAME being `name`: then the
+   * two words are read, without making strings of them.
+   */
+  appendingTo(name: string): boolean {
+    const text = this.text;
+    const end = 3 + name.length;
+    if (this.list !== undefined || (this.quote >= 0 && this.quote < end)) return false;
+    if (text.charCodeAt(0) !== 45 /* - */ || text.charCodeAt(1) !== 65 /* A */ || text.charCodeAt(2) !== 32) return false;
+    if ((end < text.length && text.charCodeAt(end) !== 32) || !text.startsWith(name, 3)) return false;
+    this.pos = end;
+    return true;
+  }
+
   /** Remember the position, to read ahead and {@link restore} it. */
   save(): void {
     this.savedPos = this.pos;
@@ -408,8 +422,16 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
     } catch (e) {
       return fail(lineNo, (e as Error).message);
     }
-    const command = words.next()!;
-    const chainName = words.next();
+    let command: string;
+    let chainName: string | undefined;
+    if (lastChain !== undefined && lastChain.table === builder.table.name && words.appendingTo(lastChain.name)) {
+      // Another rule for the chain of the previous line: iptables-save writes them together.
+      command = '-A';
+      chainName = lastChain.name;
+    } else {
+      command = words.next()!;
+      chainName = words.next();
+    }
     if (command !== '-A' && command !== '--append') {
       flush();
       lastChain = undefined;
