@@ -250,7 +250,9 @@ class RuleWords {
     const end = 3 + name.length;
     if (this.list !== undefined || (this.quote >= 0 && this.quote < end)) return false;
     if (text.charCodeAt(0) !== 45 /* - */ || text.charCodeAt(1) !== 65 /* A */ || text.charCodeAt(2) !== 32) return false;
-    if ((end < text.length && text.charCodeAt(end) !== 32) || !text.startsWith(name, 3)) return false;
+    if (end > text.length || (end < text.length && text.charCodeAt(end) !== 32)) return false;
+    // From the end: names differ mostly there (kube-proxy's end in a hash).
+    for (let i = name.length - 1; i >= 0; i--) if (text.charCodeAt(3 + i) !== name.charCodeAt(i)) return false;
     this.pos = end;
     return true;
   }
@@ -354,13 +356,14 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
   // The rules appended to one chain in a row go into the chain together, when the chain changes:
   // appending one at a time would leave spare room in most of kube-proxy's short chains.
   let pendingChain: Chain | undefined;
-  const pending: Rule[] = [];
+  const pending: Rule[] = []; // the first pendingCount entries
+  let pendingCount = 0;
   const flush = (): void => {
     if (pendingChain === undefined) return;
     const rules = pendingChain.rules;
-    if (rules.length === 0) (pendingChain as { rules: Rule[] }).rules = pending.slice();
-    else for (const rule of pending) rules.push(rule);
-    pending.length = 0;
+    if (rules.length === 0) (pendingChain as { rules: Rule[] }).rules = pending.slice(0, pendingCount);
+    else for (let k = 0; k < pendingCount; k++) rules.push(pending[k]!);
+    pendingCount = 0;
     pendingChain = undefined;
   };
 
@@ -455,7 +458,8 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
             pendingChain = chain;
           }
           // The chain's own name string is shared by its rules.
-          pending.push(parser.rule(builder, chain!, chain!.rules.length + pending.length + 1, body, counters, { file, line: lineNo }));
+          pending[pendingCount] = parser.rule(builder, chain!, chain!.rules.length + pendingCount + 1, body, counters, { file, line: lineNo });
+          pendingCount++;
           break;
         }
         // -I: at the position given, else first.
@@ -805,8 +809,8 @@ class RuleDraft {
   outInterface: Negatable<InterfaceMatch> | undefined = undefined;
   fragment: Negatable<true> | undefined = undefined;
   counters: Rule['counters'] = undefined;
-  /** The rule's matches, in order (reused from rule to rule). */
-  readonly modules: PendingModule[] = [];
+  /** The rule's matches, in order. */
+  modules: PendingModule[] = NO_PENDING;
   targetName: string | undefined = undefined;
   targetModule: TargetModule | undefined = undefined;
   targetCounts: SmallMap<number> = NO_OPTIONS;
@@ -839,7 +843,7 @@ class RuleDraft {
     this.outInterface = undefined;
     this.fragment = undefined;
     this.counters = counters;
-    this.modules.length = 0;
+    this.modules = NO_PENDING;
     this.targetName = undefined;
     this.targetModule = undefined;
     this.targetCounts = NO_OPTIONS;
@@ -859,6 +863,14 @@ class RuleDraft {
 
 function infoOf(p: RuleParser, d: RuleDraft): RuleInfo {
   return (d.info ??= { family: p.family, table: d.table, chain: d.chain, protocol: d.protocol, targetText: d.targetText });
+}
+
+/** No matches yet (a rule's list is made when it has one; only {@link addModule} adds). */
+const NO_PENDING: PendingModule[] = [];
+
+function addModule(d: RuleDraft, m: PendingModule): void {
+  if (d.modules === NO_PENDING) d.modules = [m];
+  else d.modules.push(m);
 }
 
 /** The next word, the value of option `opt`. */
@@ -932,7 +944,7 @@ function matchOption(p: RuleParser, d: RuleDraft, w: string): void {
     if (!p.lenient) failAt(d.location, `match extension "${name}" is not modelled by kubepath`);
     (d.unknown ??= []).push(`-m ${name}`);
   }
-  d.modules.push({ name, module: entry.module, counts: entry.counts, options: [], key: name });
+  addModule(d, { name, module: entry.module, counts: entry.counts, options: [], key: name });
 }
 
 /** `-j TARGET`, `-g CHAIN` */
@@ -1001,7 +1013,7 @@ function moduleOption(p: RuleParser, d: RuleDraft, w: string): void {
     count = implicit ? optionCounts(implicit).get(w) : undefined;
     if (implicit && count !== undefined) {
       owner = { name: implicit.name, module: implicit, counts: optionCounts(implicit), options: [], key: implicit.name };
-      modules.push(owner);
+      addModule(d, owner);
     }
   }
   if (owner && owner.name === 'comment' && w === '--comment' && !negated && d.comment === undefined) {
@@ -1018,7 +1030,7 @@ function moduleOption(p: RuleParser, d: RuleDraft, w: string): void {
     return;
   }
   if (p.lenient && (d.unknown !== undefined || (d.targetName !== undefined && !d.targetModule))) return unmodelledOption(p, d, w, negated);
-  const loaded = modules.map((m) => m.name);
+  const loaded = d.modules.map((m) => m.name);
   failAt(location, `unknown option "${printable(w)}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${d.targetName ? ` (target ${d.targetName})` : ''}`);
 }
 
