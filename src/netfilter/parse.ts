@@ -905,6 +905,9 @@ function protocolOption(p: RuleParser, d: RuleDraft, w: string): void {
   d.protocol = p.protocols[slot] ??= { value, negated: d.negate };
 }
 
+/** iptables also takes and prints masks like 255.255.0.0. */
+const ALLOW_MASK = { allowMask: true } as const;
+
 /** `-s ADDRESS`, `-d ADDRESS` */
 function addressOption(p: RuleParser, d: RuleDraft, w: string, code: Option): void {
   const location = d.location;
@@ -912,7 +915,7 @@ function addressOption(p: RuleParser, d: RuleDraft, w: string, code: Option): vo
   if (text.includes(',')) failAt(location, `${w} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
   let net: IPNetwork;
   try {
-    net = parseNetwork(text, { allowMask: true });
+    net = parseNetwork(text, ALLOW_MASK);
   } catch (e) {
     if (e instanceof AddressError) failAt(location, `${w}: ${e.message}`);
     throw e;
