@@ -140,6 +140,9 @@ export function tokenizeRule(text: string): string[] {
   return words;
 }
 
+/** "-" and one printable ASCII character, by the character's code. */
+const DASH_WORDS: readonly (string | undefined)[] = Array.from({ length: 128 }, (_, c) => (c > 32 && c < 127 ? `-${String.fromCharCode(c)}` : undefined));
+
 /** True when the text has an even number of double quotes; the first is at `first` (-1: none). */
 function quotesPaired(text: string, first: number): boolean {
   let count = 0;
@@ -202,6 +205,11 @@ class RuleWords {
     this.pos = end;
     this.wordStart = i;
     this.plain = true;
+    // "-p", "-m", "-j", ...: the same text, without making a string.
+    if (end - i === 2 && text.charCodeAt(i) === 45) {
+      const word = DASH_WORDS[text.charCodeAt(i + 1)];
+      if (word !== undefined) return word;
+    }
     return text.slice(i, end);
   }
 
