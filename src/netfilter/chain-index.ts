@@ -69,12 +69,14 @@ function merge(a: readonly Rule[], b: readonly Rule[]): Rule[] {
 /** Build the index of every long chain now (otherwise each is built on first use). */
 export function indexRuleset(ruleset: Ruleset): void {
   for (const table of ruleset.tables.values()) {
-    for (const chain of table.chains.values()) if (!cache.has(chain)) cache.set(chain, build(chain));
+    // Short chains are scanned whole and need no entry (kube-proxy has tens of thousands).
+    for (const chain of table.chains.values()) if (chain.rules.length >= MIN_INDEXED && !cache.has(chain)) cache.set(chain, build(chain));
   }
 }
 
 /** The rules of `chain` that could match `packet`, in chain order. */
 export function candidateRules(chain: Chain, packet: PacketView): readonly Rule[] {
+  if (chain.rules.length < MIN_INDEXED) return chain.rules;
   let index = cache.get(chain);
   if (index === undefined) {
     index = build(chain);

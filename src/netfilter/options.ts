@@ -21,6 +21,11 @@ export interface RuleInfo {
   readonly table: TableName;
   readonly chain: string;
   readonly protocol: Negatable<number> | undefined;
+  /**
+   * The rule's target as written (`-j NAME OPTIONS`), when it is exactly the text a target
+   * module would make from its options; the module may use it instead of making the same text.
+   */
+  readonly targetText?: string | undefined;
 }
 
 /** Thrown by a module for an option it cannot accept; the parser adds file and line. */
@@ -44,9 +49,19 @@ export interface TargetModule {
 
 /** Text of options, for traces: `! --dport 80 --syn`. */
 export function optionsText(options: readonly ParsedOption[]): string {
-  return options
-    .map((o) => [o.negated ? '!' : '', o.name, ...o.values.map(quoteIfNeeded)].filter((s) => s !== '').join(' '))
-    .join(' ');
+  let out = '';
+  for (let k = 0; k < options.length; k++) {
+    const o = options[k]!;
+    // The option's non-empty parts, space-separated; options are joined by a space even when empty.
+    let text = o.negated ? '!' : '';
+    if (o.name !== '') text = text === '' ? o.name : `${text} ${o.name}`;
+    for (const value of o.values) {
+      const quoted = quoteIfNeeded(value);
+      if (quoted !== '') text = text === '' ? quoted : `${text} ${quoted}`;
+    }
+    out = k === 0 ? text : `${out} ${text}`;
+  }
+  return out;
 }
 
 function quoteIfNeeded(value: string): string {
@@ -93,10 +108,19 @@ export function parseValueMask(text: string, what: string): { value: number; mas
 
 /** Parse a port (decimal; iptables-save always prints numbers). */
 export function parsePortValue(text: string): number {
-  if (!/^(?:0|[1-9][0-9]{0,4})$/.test(text) || Number(text) > 65535) {
+  // Plain decimal, 1 to 5 digits, no leading zero: /^(?:0|[1-9][0-9]{0,4})$/ and at most 65535.
+  const n = text.length;
+  let ok = n >= 1 && n <= 5 && (n === 1 || text.charCodeAt(0) !== 48);
+  let value = 0;
+  for (let i = 0; ok && i < n; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) ok = false;
+    else value = value * 10 + d;
+  }
+  if (!ok || value > 65535) {
     throw new OptionError(`"${text}" is not a port number (service names are not resolved; use the number)`);
   }
-  return Number(text);
+  return value;
 }
 
 /** Parse `PORT` or `MIN:MAX` (iptables also accepts `:MAX` and `MIN:`). */

@@ -14,6 +14,7 @@ import {
   type Match,
   type Negatable,
   type Rule,
+  type SourceLocation,
   type Ruleset,
   type Table,
   type TableName,
@@ -139,9 +140,199 @@ export function tokenizeRule(text: string): string[] {
   return words;
 }
 
+/** "-" and one printable ASCII character, by the character's code. */
+const DASH_WORDS: readonly (string | undefined)[] = Array.from({ length: 128 }, (_, c) => (c > 32 && c < 127 ? `-${String.fromCharCode(c)}` : undefined));
+
+/** True when the text has an even number of double quotes; the first is at `first` (-1: none). */
+function quotesPaired(text: string, first: number): boolean {
+  let count = 0;
+  for (let q = first; q >= 0; q = text.indexOf('"', q + 1)) count++;
+  return (count & 1) === 0;
+}
+
+/**
+ * The words of one rule line, read in place: the same words as {@link tokenizeRule}, without
+ * building the array. Lines with a backslash, a tab or an odd number of quotes (rare in
+ * iptables-save output) go through tokenizeRule instead, so its errors come first, as before.
+ */
+class RuleWords {
+  private text = '';
+  private pos = 0;
+  /** Where the next double quote is, at or after `pos` (-1: none). */
+  private quote = -1;
+  private list: readonly string[] | undefined = undefined;
+  private index = 0;
+  private savedPos = 0;
+  private savedQuote = -1;
+  private savedIndex = 0;
+  /** Where the last word starts in the line, and whether it was read as written (no quotes). */
+  wordStart = 0;
+  plain = false;
+
+  /** Where the last word ends in the line (meaningful when {@link plain}). */
+  get wordEnd(): number {
+    return this.pos;
+  }
+
+  /** Start on a line; throws {@link OptionError} for text tokenizeRule refuses. */
+  start(text: string): void {
+    this.text = text;
+    this.pos = 0;
+    const quote = text.indexOf('"');
+    this.quote = quote;
+    this.index = 0;
+    // Without backslashes, quotes pair up in order: an odd count is the only unterminated quote.
+    this.list = text.indexOf('\\') >= 0 || text.indexOf('\t') >= 0 || !quotesPaired(text, quote) ? tokenizeRule(text) : undefined;
+  }
+
+  /**
+   * The next word, or undefined at the end of the line. Kept small (it is inlined wherever a
+   * word is read); quoted words and tokenized lines take the other methods.
+   */
+  next(): string | undefined {
+    if (this.list !== undefined) return this.nextListed();
+    const text = this.text;
+    const n = text.length;
+    let i = this.pos;
+    while (i < n && text.charCodeAt(i) === 32) i++;
+    if (i >= n) {
+      this.pos = n;
+      return undefined;
+    }
+    const space = text.indexOf(' ', i);
+    const end = space < 0 ? n : space;
+    if (this.quote >= 0 && this.quote < end) return this.nextQuoted(i);
+    this.pos = end;
+    this.wordStart = i;
+    this.plain = true;
+    // "-p", "-m", "-j", ...: the same text, without making a string.
+    if (end - i === 2 && text.charCodeAt(i) === 45) {
+      const word = DASH_WORDS[text.charCodeAt(i + 1)];
+      if (word !== undefined) return word;
+    }
+    return text.slice(i, end);
+  }
+
+  private nextListed(): string | undefined {
+    const list = this.list!;
+    this.plain = false;
+    return this.index < list.length ? list[this.index++] : undefined;
+  }
+
+  /** A word with quotes, from `i`: a quoted run keeps its spaces and loses its quotes. */
+  private nextQuoted(i: number): string {
+    const text = this.text;
+    const n = text.length;
+    this.plain = false;
+    let word = '';
+    let j = i;
+    while (j < n) {
+      const c = text.charCodeAt(j);
+      if (c === 32) break;
+      if (c === 34) {
+        const q = text.indexOf('"', j + 1); // paired: checked in start()
+        word += text.slice(j + 1, q);
+        j = q + 1;
+      } else {
+        let k = j + 1;
+        while (k < n) {
+          const d = text.charCodeAt(k);
+          if (d === 32 || d === 34) break;
+          k++;
+        }
+        word += text.slice(j, k);
+        j = k;
+      }
+    }
+    this.pos = j;
+    this.quote = text.indexOf('"', j);
+    return word;
+  }
+
+  /**
+   * Whether the line starts with `-A NAME` as written (no quotes), NAME being `name`: then the
+   * two words are read, without making strings of them.
+   */
+  appendingTo(name: string): boolean {
+    const text = this.text;
+    const end = 3 + name.length;
+    if (this.list !== undefined || (this.quote >= 0 && this.quote < end)) return false;
+    if (text.charCodeAt(0) !== 45 /* - */ || text.charCodeAt(1) !== 65 /* A */ || text.charCodeAt(2) !== 32) return false;
+    if (end > text.length || (end < text.length && text.charCodeAt(end) !== 32)) return false;
+    // From the end: names differ mostly there (kube-proxy's end in a hash).
+    for (let i = name.length - 1; i >= 0; i--) if (text.charCodeAt(3 + i) !== name.charCodeAt(i)) return false;
+    this.pos = end;
+    return true;
+  }
+
+  /** Remember the position, to read ahead and {@link restore} it. */
+  save(): void {
+    this.savedPos = this.pos;
+    this.savedQuote = this.quote;
+    this.savedIndex = this.index;
+  }
+
+  restore(): void {
+    this.pos = this.savedPos;
+    this.quote = this.savedQuote;
+    this.index = this.savedIndex;
+  }
+}
+
 interface TableBuilder {
   readonly table: Table;
-  readonly declared: Map<string, number>;
+  /**
+   * The table's chains in declaration order, while that is known (undefined after -X, -P or a
+   * repeated user chain declaration). iptables-save writes the rules chain by chain in that
+   * order, so the chain of a rule is usually one of the next few after the previous rule's.
+   */
+  order: Chain[] | undefined;
+  /** {@link fingerprint} of each chain's name in `order`. */
+  readonly prints: number[];
+  /** `-j NAME` for the chains in `order`, made when first used. */
+  readonly jumps: (Target | undefined)[];
+  /** Index in `order` of the chain of the last rule (-1: none). */
+  cursor: number;
+  /** Index in `order` of the chain the last jump found near went to (-1: none). */
+  jumpCursor: number;
+}
+
+/** How many chains after the last one {@link findChain} looks at before looking up the name. */
+const LOOKAHEAD = 4;
+/**
+ * How many chains after the last jump's {@link RuleParser.jumpTo} looks at (kube-proxy declares
+ * each Service's chains together: KUBE-SVC, KUBE-EXT, then its KUBE-SEP chains).
+ */
+const JUMP_LOOKAHEAD = 8;
+
+/**
+ * A small number from a name's length and last two characters: different numbers, different
+ * names, without reading the names (chain names differ mostly at the end: kube-proxy's end in a hash).
+ */
+function fingerprint(name: string): number {
+  const n = name.length;
+  return n * 65536 + (name.charCodeAt(n - 1) & 0xff) * 256 + (name.charCodeAt(n - 2) & 0xff);
+}
+
+/** Where `name` is among the `count` chains after index `from` in the builder's order (-1: not there). */
+function near(builder: TableBuilder, order: readonly Chain[], name: string, print: number, from: number, count: number): number {
+  const prints = builder.prints;
+  const end = Math.min(order.length, from + 1 + count);
+  for (let k = from + 1; k < end; k++) if (prints[k] === print && order[k]!.name === name) return k;
+  return -1;
+}
+
+/** The chain named `name`: one of the next few declared chains, else found by name. */
+function findChain(builder: TableBuilder, name: string): Chain | undefined {
+  const order = builder.order;
+  if (order !== undefined) {
+    const k = near(builder, order, name, fingerprint(name), builder.cursor, LOOKAHEAD);
+    if (k >= 0) {
+      builder.cursor = k;
+      return order[k];
+    }
+  }
+  return builder.table.chains.get(name);
 }
 
 function detectFamily(text: string): IPFamily {
@@ -152,28 +343,8 @@ function detectFamily(text: string): IPFamily {
   return m && m[1]!.includes(':') && !/^[0-9.]+:[0-9-]+$/.test(m[1]!) ? 6 : 4;
 }
 
-/**
- * Identical matches and targets (the same `-m tcp --dport 80` in thousands of kube-proxy rules)
- * are built once per parse and shared: they hold no per-rule state.
- */
-
-let interned = newInterned();
-
-function newInterned() {
-  return { matches: new Map<string, Match>(), targets: new Map<string, Target>(), jumps: new Map<string, Target>(), gotos: new Map<string, Target>() };
-}
-
 /** Parse a ruleset dump. Throws {@link RulesetSyntaxError} for anything it cannot accept. */
 export function parseRuleset(text: string, options: ParseRulesetOptions = {}): Ruleset {
-  interned = newInterned();
-  try {
-    return parseRulesetText(text, options);
-  } finally {
-    interned = newInterned();
-  }
-}
-
-function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
   const file = options.file ?? '<rules>';
   const family = options.family ?? detectFamily(text);
   const lenient = options.lenient ?? false;
@@ -182,17 +353,42 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
   const unmodelled: Rule[] = [];
   let current: TableBuilder | undefined;
   let lastChain: Chain | undefined;
-  const lines = text.split(/\r?\n/);
+  const parser = new RuleParser(family, lenient);
+  const words = parser.words;
 
   const fail = (line: number, detail: string): never => {
     throw new RulesetSyntaxError(file, line, detail);
   };
   if (text.includes('\u0000')) fail(text.slice(0, text.indexOf('\u0000')).split('\n').length, 'a NUL byte: this is not iptables-save text');
 
-  for (let n = 0; n < lines.length; n++) {
-    const lineNo = n + 1;
-    const line = lines[n]!.trim();
-    if (line === '' || line.startsWith('#')) continue;
+  // The rules appended to one chain in a row go into the chain together, when the chain changes:
+  // appending one at a time would leave spare room in most of kube-proxy's short chains.
+  let pendingChain: Chain | undefined;
+  const pending: Rule[] = []; // the first pendingCount entries
+  let pendingCount = 0;
+  const flush = (): void => {
+    if (pendingChain === undefined) return;
+    const rules = pendingChain.rules;
+    if (rules.length === 0) (pendingChain as { rules: Rule[] }).rules = pending.slice(0, pendingCount);
+    else for (let k = 0; k < pendingCount; k++) rules.push(pending[k]!);
+    pendingCount = 0;
+    pendingChain = undefined;
+  };
+
+  // Lines as text.split(/\r?\n/) gives them, trimmed; without building the array.
+  let lineNo = 0;
+  for (let start = 0; start <= text.length; ) {
+    lineNo++;
+    const newline = text.indexOf('\n', start);
+    let end = newline < 0 ? text.length : newline;
+    if (newline >= 0 && end > start && text.charCodeAt(end - 1) === 13 /* \r */) end--;
+    const raw = text.slice(start, end);
+    start = newline < 0 ? text.length + 1 : newline + 1;
+    // trim() only when an end is not printable ASCII (which is never whitespace).
+    const first = raw.charCodeAt(0);
+    const last = raw.charCodeAt(raw.length - 1);
+    const line = first > 32 && first < 127 && last > 32 && last < 127 ? raw : raw.trim();
+    if (line === '' || line.charCodeAt(0) === 35 /* # */) continue;
     if (line.startsWith('*')) {
       if (current) fail(lineNo, `table "${line.slice(1)}" starts before table "${current.table.name}" was closed with COMMIT`);
       const name = line.slice(1).trim();
@@ -200,22 +396,27 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
       const tname = name as TableName;
       if (tables.has(tname)) fail(lineNo, `table "${name}" appears twice (first at line ${tableLines.get(tname)})`);
       const table: Table = { name: tname, location: { file, line: lineNo }, chains: new Map() };
+      const order: Chain[] = [];
       for (const hook of BUILTIN_CHAINS[tname]) {
-        table.chains.set(hook, { table: tname, name: hook, builtin: true, policy: 'ACCEPT', location: { file, line: lineNo }, rules: [] });
+        const chain: Chain = { table: tname, name: hook, builtin: true, policy: 'ACCEPT', location: { file, line: lineNo }, rules: [] };
+        table.chains.set(hook, chain);
+        order.push(chain);
       }
-      current = { table, declared: new Map() };
+      current = { table, order, prints: order.map((c) => fingerprint(c.name)), jumps: order.map(() => undefined), cursor: -1, jumpCursor: -1 };
       tableLines.set(tname, lineNo);
       continue;
     }
     if (!current) fail(lineNo, `"${printable(line.slice(0, 40))}" is outside a table: a table starts with "*filter", "*nat", ...`);
     const builder = current!;
     if (line === 'COMMIT') {
-      finishTable(builder.table, lenient, fail);
+      flush();
+      if (finishTable(builder.table, lenient, fail)) parser.unmodelledSeen = true;
       tables.set(builder.table.name, builder.table);
       current = undefined;
       continue;
     }
     if (line.startsWith(':')) {
+      flush();
       lastChain = undefined;
       declareChain(builder, line, lineNo, file, fail);
       continue;
@@ -227,15 +428,25 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
       counters = { packets: BigInt(counterMatch[1]!), bytes: BigInt(counterMatch[2]!) };
       body = body.slice(counterMatch[0].length);
     }
-    let words: string[];
     try {
-      words = tokenizeRule(body);
+      words.start(body);
     } catch (e) {
       return fail(lineNo, (e as Error).message);
     }
-    const command = words[0]!;
-    const chainName = words[1];
-    if (command !== '-A' && command !== '--append') lastChain = undefined;
+    let command: string;
+    let chainName: string | undefined;
+    if (lastChain !== undefined && lastChain.table === builder.table.name && words.appendingTo(lastChain.name)) {
+      // Another rule for the chain of the previous line: iptables-save writes them together.
+      command = '-A';
+      chainName = lastChain.name;
+    } else {
+      command = words.next()!;
+      chainName = words.next();
+    }
+    if (command !== '-A' && command !== '--append') {
+      flush();
+      lastChain = undefined;
+    }
     const table = builder.table;
     switch (command) {
       case '-A':
@@ -245,30 +456,31 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
         if (!chainName) fail(lineNo, `${command} needs a chain name`);
         // iptables-save groups rules by chain: look the chain up only when it changes.
         if (lastChain === undefined || lastChain.name !== chainName || lastChain.table !== table.name) {
-          lastChain = table.chains.get(chainName!);
+          lastChain = findChain(builder, chainName!);
         }
         const chain = lastChain;
         if (!chain) fail(lineNo, `chain "${chainName}" does not exist in table ${table.name} (declare it with ":${chainName} - [0:0]")`);
-        let start = 2;
-        let position = chain!.rules.length;
-        const insertAt = words[2];
-        if ((command === '-I' || command === '--insert') && insertAt !== undefined && /^[0-9]+$/.test(insertAt)) {
+        if (command === '-A' || command === '--append') {
+          if (chain !== pendingChain) {
+            flush();
+            pendingChain = chain;
+          }
+          // The chain's own name string is shared by its rules.
+          pending[pendingCount] = parser.rule(builder, chain!, chain!.rules.length + pendingCount + 1, body, counters, { file, line: lineNo });
+          pendingCount++;
+          break;
+        }
+        // -I: at the position given, else first.
+        let position = 0;
+        words.save();
+        const insertAt = words.next();
+        if (insertAt !== undefined && /^[0-9]+$/.test(insertAt)) {
           position = Number(insertAt) - 1;
           if (position < 0 || position > chain!.rules.length) fail(lineNo, `-I ${chainName} ${insertAt}: no such position`);
-          start = 3;
-        } else if (command === '-I' || command === '--insert') {
-          position = 0;
+        } else {
+          words.restore();
         }
-        const rule = parseRule(words, start, {
-          number: position + 1,
-          family,
-          table: table.name,
-          chain: chain!.name, // the chain's own string, shared by its rules
-          lenient,
-          text: body,
-          counters,
-          location: { file, line: lineNo },
-        });
+        const rule = parser.rule(builder, chain!, position + 1, body, counters, { file, line: lineNo });
         if (position === chain!.rules.length) {
           chain!.rules.push(rule);
         } else {
@@ -287,11 +499,13 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
       case '-X':
       case '--delete-chain':
         if (chainName === undefined) {
+          builder.order = undefined;
           for (const [name, chain] of table.chains) if (!chain.builtin) table.chains.delete(name);
         } else {
           const chain = table.chains.get(chainName);
           if (!chain) fail(lineNo, `-X: chain "${chainName}" does not exist`);
           if (chain!.builtin) fail(lineNo, `-X: cannot delete built-in chain ${chainName}`);
+          builder.order = undefined;
           table.chains.delete(chainName);
         }
         break;
@@ -308,9 +522,10 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
       case '-P':
       case '--policy': {
         const chain = chainName ? table.chains.get(chainName) : undefined;
-        const policy = words[2];
+        const policy = words.next();
         if (!chain || !chain.builtin) fail(lineNo, `-P: "${chainName ?? ''}" is not a built-in chain of table ${table.name}`);
         if (policy !== 'ACCEPT' && policy !== 'DROP') fail(lineNo, `-P: policy must be ACCEPT or DROP, not "${policy ?? ''}"`);
+        builder.order = undefined;
         table.chains.set(chainName!, { ...chain!, policy: policy as 'ACCEPT' | 'DROP' });
         break;
       }
@@ -318,12 +533,14 @@ function parseRulesetText(text: string, options: ParseRulesetOptions): Ruleset {
         fail(lineNo, `unknown command "${command}" (expected -A, -I, -N, -X, -F, -P, a ":CHAIN" declaration or COMMIT)`);
     }
   }
-  if (current) throw new RulesetSyntaxError(file, lines.length, `table "${current.table.name}" is not closed with COMMIT`);
-  if (tables.size === 0 && lines.some((l) => l.trim() !== '' && !l.trim().startsWith('#'))) {
+  if (current) throw new RulesetSyntaxError(file, lineNo, `table "${current.table.name}" is not closed with COMMIT`);
+  if (tables.size === 0 && text.split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#'))) {
     throw new RulesetSyntaxError(file, 1, 'no table found (expected "*filter", "*nat", ...)');
   }
-  for (const table of tables.values()) {
-    for (const chain of table.chains.values()) for (const rule of chain.rules) if (rule.unmodelled) unmodelled.push(rule);
+  if (parser.unmodelledSeen) {
+    for (const table of tables.values()) {
+      for (const chain of table.chains.values()) for (const rule of chain.rules) if (rule.unmodelled) unmodelled.push(rule);
+    }
   }
   return { family, file, tables, unmodelled };
 }
@@ -335,279 +552,755 @@ function declareChain(
   file: string,
   fail: (line: number, detail: string) => never,
 ): void {
-  const m = /^:(\S+)\s+(\S+)(?:\s+\[([0-9]+):([0-9]+)\])?$/.exec(line);
-  if (!m) fail(lineNo, `bad chain declaration "${line}" (expected ":NAME POLICY [packets:bytes]")`);
-  const [, name, policy] = m!;
+  let name: string | undefined;
+  let policy: string | undefined;
+  const simple = simpleDeclaration(line);
+  if (simple) {
+    [name, policy] = simple;
+  } else {
+    const m = /^:(\S+)\s+(\S+)(?:\s+\[([0-9]+):([0-9]+)\])?$/.exec(line);
+    if (!m) fail(lineNo, `bad chain declaration "${line}" (expected ":NAME POLICY [packets:bytes]")`);
+    [, name, policy] = m!;
+  }
   if (name!.length > 28) fail(lineNo, `chain name "${name}" is longer than 28 characters`);
   const table = builder.table;
-  const existing = table.chains.get(name!);
   const builtin = (BUILTIN_CHAINS[table.name] as readonly string[]).includes(name!);
   if (builtin) {
     // "-" keeps the policy the chain has (iptables-restore), ACCEPT on a fresh table.
     if (policy !== 'ACCEPT' && policy !== 'DROP' && policy !== '-') fail(lineNo, `built-in chain ${name} needs policy ACCEPT, DROP or -, not "${policy}"`);
     if (table.name === 'nat' && policy === 'DROP') fail(lineNo, `the nat table's built-in chains cannot have policy DROP`);
+    const existing = table.chains.get(name!);
     const kept = policy === '-' ? existing!.policy : (policy as 'ACCEPT' | 'DROP');
-    table.chains.set(name!, { ...existing!, policy: kept, location: { file, line: lineNo }, rules: [] });
+    const chain: Chain = { ...existing!, policy: kept, location: { file, line: lineNo }, rules: [] };
+    table.chains.set(name!, chain);
+    const at = builder.order?.indexOf(existing!) ?? -1;
+    if (at >= 0) builder.order![at] = chain;
+    else builder.order = undefined;
   } else {
     if (policy !== '-') fail(lineNo, `user chain ${name} cannot have a policy ("${policy}"); write "-"`);
     // A repeated declaration flushes the chain, as iptables-restore does.
-    table.chains.set(name!, { table: table.name, name: name!, builtin: false, policy: undefined, location: { file, line: lineNo }, rules: [] });
+    const chain: Chain = { table: table.name, name: name!, builtin: false, policy: undefined, location: { file, line: lineNo }, rules: [] };
+    const size = table.chains.size;
+    table.chains.set(name!, chain);
+    if (table.chains.size === size) {
+      builder.order = undefined; // a repeated declaration replaced the chain
+    } else if (builder.order) {
+      builder.order.push(chain);
+      builder.prints.push(fingerprint(chain.name));
+      builder.jumps.push(undefined);
+    }
   }
-  builder.declared.set(name!, lineNo);
 }
 
-interface RuleContext {
-  readonly number: number;
-  readonly family: IPFamily;
-  readonly table: TableName;
-  readonly chain: string;
-  readonly lenient: boolean;
-  readonly text: string;
-  readonly counters: Rule['counters'];
-  readonly location: { readonly file: string; readonly line: number };
+/** True for a run of printable ASCII other than space (none of it whitespace). */
+function isPrintableWord(text: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 32 || c >= 127) return false;
+  }
+  return true;
+}
+
+/**
+ * Name and policy of a declaration as iptables-save writes it, `:NAME POLICY [0:0]` with single
+ * spaces and printable ASCII; undefined for anything else, which the full pattern then decides.
+ */
+function simpleDeclaration(line: string): [string, string] | undefined {
+  const space = line.indexOf(' ', 1);
+  if (space < 0 || !isPrintableWord(line, 1, space)) return undefined;
+  const second = line.indexOf(' ', space + 1);
+  const policyEnd = second < 0 ? line.length : second;
+  if (!isPrintableWord(line, space + 1, policyEnd)) return undefined;
+  if (second >= 0) {
+    // "[digits:digits]" and nothing after it.
+    const n = line.length;
+    const colon = line.indexOf(':', second + 1);
+    if (line.charCodeAt(second + 1) !== 91 /* [ */ || line.charCodeAt(n - 1) !== 93 /* ] */ || colon < 0) return undefined;
+    if (!isDigits(line, second + 2, colon) || !isDigits(line, colon + 1, n - 1)) return undefined;
+  }
+  return [line.slice(1, space), line.slice(space + 1, policyEnd)];
+}
+
+function isDigits(text: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 const HOOKS_WITH_IN: readonly string[] = ['PREROUTING', 'INPUT', 'FORWARD'];
 const HOOKS_WITH_OUT: readonly string[] = ['FORWARD', 'OUTPUT', 'POSTROUTING'];
 
+/**
+ * A few string keys, found without hashing the key (the words of a line are fresh strings that
+ * have no hash yet): by length, then by comparison.
+ */
+class SmallMap<V> {
+  private readonly keys: (string[] | undefined)[] = [];
+  private readonly values: (V[] | undefined)[] = [];
+
+  constructor(entries: Iterable<readonly [string, V]>) {
+    for (const [key, value] of entries) {
+      const keys = (this.keys[key.length] ??= []);
+      const values = (this.values[key.length] ??= []);
+      const at = keys.indexOf(key);
+      if (at >= 0) values[at] = value;
+      else {
+        keys.push(key);
+        values.push(value);
+      }
+    }
+  }
+
+  get(key: string): V | undefined {
+    const keys = this.keys[key.length];
+    if (keys !== undefined) {
+      for (let i = 0; i < keys.length; i++) if (keys[i] === key) return this.values[key.length]![i];
+    }
+    return undefined;
+  }
+}
+
+/** A module's options (name → number of values). */
+const optionCountsCache = new WeakMap<MatchModule | TargetModule, SmallMap<number>>();
+
+function optionCounts(module: MatchModule | TargetModule): SmallMap<number> {
+  let counts = optionCountsCache.get(module);
+  if (!counts) {
+    counts = new SmallMap(Object.entries(module.options));
+    optionCountsCache.set(module, counts);
+  }
+  return counts;
+}
+
+/** A module with its options. */
+interface ModuleEntry<M> {
+  readonly module: M;
+  readonly counts: SmallMap<number>;
+}
+
+function entries<M extends MatchModule | TargetModule>(modules: ReadonlyMap<string, M>): SmallMap<ModuleEntry<M>> {
+  return new SmallMap([...modules].map(([name, module]) => [name, { module, counts: optionCounts(module) }] as const));
+}
+
+const MATCHES_BY_NAME = entries(MATCH_MODULES);
+const TARGETS_BY_NAME = entries(TARGET_MODULES);
+/** No module of that name (an object, so that reading its fields is the same code either way). */
+const NO_MODULE = { module: undefined, counts: undefined } as const;
+/** The options of no module. */
+const NO_OPTIONS = new SmallMap<number>([]);
+
+// The words a rule's own options start with (anything else starting with "-" is a module's option).
+const enum Option {
+  None = 0,
+  Not = 1,
+  Protocol = 2,
+  Source = 3,
+  Destination = 4,
+  InInterface = 5,
+  OutInterface = 6,
+  Fragment = 7,
+  Match = 8,
+  Jump = 9,
+  Goto = 10,
+  SetCounters = 11,
+}
+
+/** `-X` options by the code of X. */
+const SHORT_OPTIONS = new Uint8Array(128);
+for (const [c, code] of [
+  ['p', Option.Protocol],
+  ['s', Option.Source],
+  ['d', Option.Destination],
+  ['i', Option.InInterface],
+  ['o', Option.OutInterface],
+  ['f', Option.Fragment],
+  ['m', Option.Match],
+  ['j', Option.Jump],
+  ['g', Option.Goto],
+  ['c', Option.SetCounters],
+] as const) {
+  SHORT_OPTIONS[c.charCodeAt(0)] = code;
+}
+
+const LONG_OPTIONS = new SmallMap<Option>([
+  ['!', Option.Not],
+  ['--protocol', Option.Protocol],
+  ['--source', Option.Source],
+  ['--src', Option.Source],
+  ['--destination', Option.Destination],
+  ['--dst', Option.Destination],
+  ['--in-interface', Option.InInterface],
+  ['--out-interface', Option.OutInterface],
+  ['--fragment', Option.Fragment],
+  ['--match', Option.Match],
+  ['--jump', Option.Jump],
+  ['--goto', Option.Goto],
+  ['--set-counters', Option.SetCounters],
+]);
+
+/** Which of the rule's own options a word is. */
+function optionCode(word: string): Option {
+  if (word.length === 2) {
+    const c = word.charCodeAt(1);
+    return word.charCodeAt(0) === 45 /* - */ && c < 128 ? (SHORT_OPTIONS[c]! as Option) : Option.None;
+  }
+  return LONG_OPTIONS.get(word) ?? Option.None;
+}
+
 /** A match module being collected while a rule's words are read; `key` interns it. */
 interface PendingModule {
   readonly name: string;
   readonly module: MatchModule | undefined;
+  readonly counts: SmallMap<number> | undefined;
   readonly options: ParsedOption[];
   key: string;
 }
 
-function fail(rc: RuleContext, detail: string): never {
-  throw new RulesetSyntaxError(rc.location.file, rc.location.line, detail);
+/** `-j NAME` to a chain. */
+function jump(name: string): Target {
+  return { name, text: `-j ${name}`, kind: 'jump', chain: name, goto: false };
 }
 
-function nextWord(words: readonly string[], i: number, opt: string, rc: RuleContext): string {
-  const v = words[i];
-  if (v === undefined) fail(rc, `${opt} needs a value`);
-  return v;
-}
+/** Stands for "no -p" where a protocol object is compared. */
+const NO_PROTOCOL: Negatable<number> = { value: -1, negated: false };
 
-function parseAddressOption(opt: string, text: string, rc: RuleContext): IPNetwork {
-  if (text.includes(',')) fail(rc, `${opt} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
-  let net: IPNetwork;
-  try {
-    net = parseNetwork(text, { allowMask: true });
-  } catch (e) {
-    if (e instanceof AddressError) fail(rc, `${opt}: ${e.message}`);
-    throw e;
-  }
-  if (net.family !== rc.family) fail(rc, `${opt} ${text} is an IPv${net.family} address in an IPv${rc.family} ruleset`);
-  return net;
-}
+/** The `matches` of every rule without conditions other than the header fields. */
+const NO_MATCHES: readonly Match[] = Object.freeze([]);
 
-function parseInterfaceOption(opt: string, name: string, rc: RuleContext): InterfaceMatch {
-  if (name.length === 0 || name.length > 15 || /[\s/]/.test(name)) fail(rc, `${opt} "${name}" is not an interface name`);
+function parseInterfaceOption(opt: string, name: string, location: SourceLocation): InterfaceMatch {
+  if (name.length === 0 || name.length > 15 || /[\s/]/.test(name)) failAt(location, `${opt} "${name}" is not an interface name`);
   return name.endsWith('+') ? { name: name.slice(0, -1), wildcard: true } : { name, wildcard: false };
 }
 
-function ruleContextKey(rc: RuleContext, isBuiltin: boolean, protocol: Negatable<number> | undefined): string {
-  return `${rc.family}|${rc.table}|${isBuiltin ? rc.chain : '-'}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
+function failAt(location: SourceLocation, detail: string): never {
+  throw new RulesetSyntaxError(location.file, location.line, detail);
 }
 
-function parseRule(words: string[], start: number, rc: RuleContext): Rule {
-  let protocol: Negatable<number> | undefined;
-  let source: Rule['source'];
-  let destination: Rule['destination'];
-  let inInterface: Negatable<InterfaceMatch> | undefined;
-  let outInterface: Negatable<InterfaceMatch> | undefined;
-  let fragment: Rule['fragment'];
-  let counters = rc.counters;
-  const modules: PendingModule[] = [];
-  let targetName: string | undefined;
-  let targetModule: TargetModule | undefined;
-  let isGoto = false;
-  const targetOptions: ParsedOption[] = [];
-  let targetKey = '';
-  const unknown: string[] = [];
-  let negate = false;
-  let comment: string | undefined;
-  const isBuiltin = (BUILTIN_CHAINS[rc.table] as readonly string[]).includes(rc.chain);
+/** Build a match; a module's complaint becomes an error at the rule's line. */
+function buildMatch(m: PendingModule, info: RuleInfo, location: SourceLocation): Match {
+  try {
+    return m.module!.build(m.options, info);
+  } catch (e) {
+    if (e instanceof OptionError || e instanceof AddressError) failAt(location, `-m ${m.name}: ${e.message}`);
+    throw e;
+  }
+}
 
-  for (let i = start; i < words.length; i++) {
-    const w = words[i]!;
-    if (w === '!') {
-      if (negate) fail(rc, 'two "!" in a row');
-      negate = true;
-      continue;
-    }
-    if (w === '-p' || w === '--protocol') {
-      const text = nextWord(words, ++i, w, rc);
-      const proto = protocolNumber(text);
-      if (proto === undefined) fail(rc, `-p: unknown protocol "${text}"`);
-      protocol = { value: proto, negated: negate };
-      negate = false;
-    } else if (w === '-s' || w === '--source' || w === '--src') {
-      source = { value: parseAddressOption(w, nextWord(words, ++i, w, rc), rc), negated: negate };
-      negate = false;
-    } else if (w === '-d' || w === '--destination' || w === '--dst') {
-      destination = { value: parseAddressOption(w, nextWord(words, ++i, w, rc), rc), negated: negate };
-      negate = false;
-    } else if (w === '-i' || w === '--in-interface') {
-      if (isBuiltin && !HOOKS_WITH_IN.includes(rc.chain)) fail(rc, `-i cannot be used in ${rc.chain}: packets there have no input interface`);
-      inInterface = { value: parseInterfaceOption(w, nextWord(words, ++i, w, rc), rc), negated: negate };
-      negate = false;
-    } else if (w === '-o' || w === '--out-interface') {
-      if (isBuiltin && !HOOKS_WITH_OUT.includes(rc.chain)) fail(rc, `-o cannot be used in ${rc.chain}: packets there have no output interface yet`);
-      outInterface = { value: parseInterfaceOption(w, nextWord(words, ++i, w, rc), rc), negated: negate };
-      negate = false;
-    } else if (w === '-f' || w === '--fragment') {
-      fragment = { value: true, negated: negate };
-      negate = false;
-    } else if (w === '-m' || w === '--match') {
-      if (negate) fail(rc, '"!" cannot negate -m');
-      const name = nextWord(words, ++i, w, rc);
-      const module = MATCH_MODULES.get(name);
-      if (!module) {
-        if (!rc.lenient) fail(rc, `match extension "${name}" is not modelled by kubepath`);
-        unknown.push(`-m ${name}`);
-      }
-      modules.push({ name, module, options: [], key: name });
-    } else if (w === '-j' || w === '--jump' || w === '-g' || w === '--goto') {
-      if (negate) fail(rc, `"!" cannot negate ${w}`);
-      if (targetName !== undefined) fail(rc, 'a rule has one target (-j/-g) only');
-      targetName = nextWord(words, ++i, w, rc);
-      isGoto = w === '-g' || w === '--goto';
-      targetModule = isGoto ? undefined : TARGET_MODULES.get(targetName);
-    } else if (w === '-c' || w === '--set-counters') {
-      const p = nextWord(words, ++i, w, rc);
-      const b = nextWord(words, ++i, w, rc);
-      if (!/^[0-9]+$/.test(p) || !/^[0-9]+$/.test(b)) fail(rc, '-c needs two counter values');
-      counters = { packets: BigInt(p), bytes: BigInt(b) };
-    } else if (w.charCodeAt(0) !== 45 /* - */) {
-      fail(rc, `unexpected "${printable(w)}" (bad argument: quote values that contain spaces)`);
-    } else {
-      // A module option: the target's, else the most recent match that has it, else the implicit protocol match.
-      const neg = negate;
-      negate = false;
-      if (targetModule && w in targetModule.options) {
-        const count = targetModule.options[w]!;
-        const values = words.slice(i + 1, i + 1 + count);
-        if (values.length < count) fail(rc, `${w} needs ${count === 1 ? 'a value' : `${count} values`}`);
-        i += count;
-        targetOptions.push({ name: w, values, negated: neg });
-        targetKey += `${neg ? '!' : ''}${w}\u0000${values.join('\u0000')}\u0001`;
-        continue;
-      }
-      let owner: PendingModule | undefined;
-      for (let k = modules.length - 1; k >= 0 && !owner; k--) if (modules[k]!.module && w in modules[k]!.module!.options) owner = modules[k];
-      if (!owner && protocol && !protocol.negated) {
-        const implicit = implicitProtocolMatch(protocol.value);
-        if (implicit && w in implicit.options) {
-          owner = { name: implicit.name, module: implicit, options: [], key: implicit.name };
-          modules.push(owner);
-        }
-      }
-      if (owner && owner.name === 'comment' && w === '--comment' && !neg && comment === undefined) {
-        // Always matches: kept as the rule's comment rather than as a condition.
-        comment = nextWord(words, ++i, w, rc);
-        if (comment.length > 255) fail(rc, '-m comment: --comment is longer than 255 characters');
-        continue;
-      }
-      if (owner) {
-        const count = owner.module!.options[w]!;
-        const values = words.slice(i + 1, i + 1 + count);
-        if (values.length < count) fail(rc, `${w} needs ${count === 1 ? 'a value' : `${count} values`}`);
-        i += count;
-        owner.options.push({ name: w, values, negated: neg });
-        owner.key += `\u0001${neg ? '!' : ''}${w}\u0000${count === 1 ? values[0] : values.join('\u0000')}`;
-        continue;
-      }
-      if (rc.lenient && (unknown.length > 0 || (targetName !== undefined && !targetModule))) {
-        // An option of an extension kubepath does not model: keep its values with it.
-        const values: string[] = [];
-        while (i + 1 < words.length && !words[i + 1]!.startsWith('-') && words[i + 1] !== '!') values.push(words[++i]!);
-        if (targetName !== undefined && !targetModule) targetOptions.push({ name: w, values, negated: neg });
-        else modules[modules.length - 1]!.options.push({ name: w, values, negated: neg });
-        continue;
-      }
-      const loaded = modules.map((m) => m.name);
-      fail(rc, `unknown option "${printable(w)}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${targetName ? ` (target ${targetName})` : ''}`);
+/** Build a target; a module's complaint becomes an error at the rule's line. */
+function buildTarget(module: TargetModule, name: string, options: readonly ParsedOption[], info: RuleInfo, location: SourceLocation): Target {
+  try {
+    return module.build(options, info);
+  } catch (e) {
+    if (e instanceof OptionError || e instanceof AddressError) failAt(location, `-j ${name}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * What the words of the rule being read say so far: one per parser, reset for every rule. The
+ * words are read by small functions, one per kind of option, rather than in one large one: the
+ * optimizing compiler handles them sooner and drops less work when a rule brings something new.
+ */
+class RuleDraft {
+  location: SourceLocation = { file: '', line: 0 };
+  table: TableName = 'filter';
+  chain = '';
+  builtin = false;
+  protocol: Negatable<number> | undefined = undefined;
+  source: Negatable<IPNetwork> | undefined = undefined;
+  destination: Negatable<IPNetwork> | undefined = undefined;
+  inInterface: Negatable<InterfaceMatch> | undefined = undefined;
+  outInterface: Negatable<InterfaceMatch> | undefined = undefined;
+  fragment: Negatable<true> | undefined = undefined;
+  counters: Rule['counters'] = undefined;
+  /** The rule's matches, in order. */
+  modules: PendingModule[] = NO_PENDING;
+  targetName: string | undefined = undefined;
+  targetModule: TargetModule | undefined = undefined;
+  targetCounts: SmallMap<number> = NO_OPTIONS;
+  goto = false;
+  targetOptions: ParsedOption[] | undefined = undefined;
+  targetKey = '';
+  unknown: string[] | undefined = undefined;
+  negate = false;
+  comment: string | undefined = undefined;
+  // The target as written: from "-j" (writtenStart) to the end of its last word (writtenEnd),
+  // while its words follow each other with single spaces and no quotes (else writtenEnd < 0).
+  writtenStart = 0;
+  writtenEnd = -1;
+  /** Where the last "!" starts, when written plainly (-1: not). */
+  bang = -1;
+  /** What module builders may depend on; made only when something is built. */
+  info: RuleInfo | undefined = undefined;
+  /** The target as written, when it is what the target module would make (see RuleInfo). */
+  targetText: string | undefined = undefined;
+
+  reset(chain: Chain, counters: Rule['counters'], location: SourceLocation): void {
+    this.location = location;
+    this.table = chain.table;
+    this.chain = chain.name;
+    this.builtin = chain.builtin;
+    this.protocol = undefined;
+    this.source = undefined;
+    this.destination = undefined;
+    this.inInterface = undefined;
+    this.outInterface = undefined;
+    this.fragment = undefined;
+    this.counters = counters;
+    this.modules = NO_PENDING;
+    this.targetName = undefined;
+    this.targetModule = undefined;
+    this.targetCounts = NO_OPTIONS;
+    this.goto = false;
+    this.targetOptions = undefined;
+    this.targetKey = '';
+    this.unknown = undefined;
+    this.negate = false;
+    this.comment = undefined;
+    this.writtenStart = 0;
+    this.writtenEnd = -1;
+    this.bang = -1;
+    this.info = undefined;
+    this.targetText = undefined;
+  }
+}
+
+function infoOf(p: RuleParser, d: RuleDraft): RuleInfo {
+  return (d.info ??= { family: p.family, table: d.table, chain: d.chain, protocol: d.protocol, targetText: d.targetText });
+}
+
+/** No matches yet (a rule's list is made when it has one; only {@link addModule} adds). */
+const NO_PENDING: PendingModule[] = [];
+
+function addModule(d: RuleDraft, m: PendingModule): void {
+  if (d.modules === NO_PENDING) d.modules = [m];
+  else d.modules.push(m);
+}
+
+/** The next word, the value of option `opt`. */
+function valueOf(p: RuleParser, opt: string, location: SourceLocation): string {
+  const v = p.words.next();
+  if (v === undefined) failAt(location, `${opt} needs a value`);
+  return v;
+}
+
+/** The next `count` words, the values of option `opt`. */
+function valuesOf(p: RuleParser, opt: string, count: number, location: SourceLocation): string[] {
+  const values: string[] = [];
+  for (let k = 0; k < count; k++) {
+    const v = p.words.next();
+    if (v === undefined) failAt(location, `${opt} needs ${count === 1 ? 'a value' : `${count} values`}`);
+    values.push(v);
+  }
+  return values;
+}
+
+/** `-p PROTO` */
+function protocolOption(p: RuleParser, d: RuleDraft, w: string): void {
+  const text = valueOf(p, w, d.location);
+  let value = p.protocolValue;
+  if (text !== p.protocolText || text === '') {
+    const number = protocolNumber(text);
+    if (number === undefined) failAt(d.location, `-p: unknown protocol "${text}"`);
+    value = p.protocolValue = number;
+    p.protocolText = text;
+  }
+  const slot = 2 * value + (d.negate ? 1 : 0);
+  d.protocol = p.protocols[slot] ??= { value, negated: d.negate };
+}
+
+/** iptables also takes and prints masks like 255.255.0.0. */
+const ALLOW_MASK = { allowMask: true } as const;
+
+/** `-s ADDRESS`, `-d ADDRESS` */
+function addressOption(p: RuleParser, d: RuleDraft, w: string, code: Option): void {
+  const location = d.location;
+  const text = valueOf(p, w, location);
+  if (text.includes(',')) failAt(location, `${w} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
+  let net: IPNetwork;
+  try {
+    net = parseNetwork(text, ALLOW_MASK);
+  } catch (e) {
+    if (e instanceof AddressError) failAt(location, `${w}: ${e.message}`);
+    throw e;
+  }
+  if (net.family !== p.family) failAt(location, `${w} ${text} is an IPv${net.family} address in an IPv${p.family} ruleset`);
+  const address = { value: net, negated: d.negate };
+  if (code === Option.Source) d.source = address;
+  else d.destination = address;
+}
+
+/** `-i NAME`, `-o NAME` */
+function interfaceOption(p: RuleParser, d: RuleDraft, w: string, code: Option): void {
+  const location = d.location;
+  if (code === Option.InInterface) {
+    if (d.builtin && !HOOKS_WITH_IN.includes(d.chain)) failAt(location, `-i cannot be used in ${d.chain}: packets there have no input interface`);
+    d.inInterface = { value: parseInterfaceOption(w, valueOf(p, w, location), location), negated: d.negate };
+  } else {
+    if (d.builtin && !HOOKS_WITH_OUT.includes(d.chain)) failAt(location, `-o cannot be used in ${d.chain}: packets there have no output interface yet`);
+    d.outInterface = { value: parseInterfaceOption(w, valueOf(p, w, location), location), negated: d.negate };
+  }
+}
+
+/** `-m NAME` */
+function matchOption(p: RuleParser, d: RuleDraft, w: string): void {
+  if (d.negate) failAt(d.location, '"!" cannot negate -m');
+  const name = valueOf(p, w, d.location);
+  const entry = MATCHES_BY_NAME.get(name) ?? NO_MODULE;
+  if (!entry.module) {
+    if (!p.lenient) failAt(d.location, `match extension "${name}" is not modelled by kubepath`);
+    (d.unknown ??= []).push(`-m ${name}`);
+  }
+  addModule(d, { name, module: entry.module, counts: entry.counts, options: [], key: name });
+}
+
+/** `-j TARGET`, `-g CHAIN` */
+function jumpOption(p: RuleParser, d: RuleDraft, w: string, code: Option): void {
+  const words = p.words;
+  if (d.negate) failAt(d.location, `"!" cannot negate ${w}`);
+  if (d.targetName !== undefined) failAt(d.location, 'a rule has one target (-j/-g) only');
+  const start = words.wordStart;
+  const plain = words.plain && w === '-j';
+  const name = valueOf(p, w, d.location);
+  d.targetName = name;
+  d.writtenStart = start;
+  d.writtenEnd = plain && words.plain && words.wordEnd - start === 3 + name.length ? words.wordEnd : -1;
+  d.goto = code === Option.Goto;
+  const entry = (d.goto ? undefined : TARGETS_BY_NAME.get(name)) ?? NO_MODULE;
+  d.targetModule = entry.module;
+  d.targetCounts = entry.counts ?? NO_OPTIONS;
+}
+
+/** `-c PACKETS BYTES` (a "!" before it applies to the next option). */
+function countersOption(p: RuleParser, d: RuleDraft, w: string): void {
+  const packets = valueOf(p, w, d.location);
+  const bytes = valueOf(p, w, d.location);
+  if (!/^[0-9]+$/.test(packets) || !/^[0-9]+$/.test(bytes)) failAt(d.location, '-c needs two counter values');
+  d.counters = { packets: BigInt(packets), bytes: BigInt(bytes) };
+}
+
+/** An option of the target module, with its values. */
+function targetOption(p: RuleParser, d: RuleDraft, w: string, count: number, negated: boolean): void {
+  const words = p.words;
+  const start = words.wordStart;
+  const plain = words.plain;
+  const values = valuesOf(p, w, count, d.location);
+  if (d.writtenEnd >= 0) {
+    // Written as "[! ]OPTION VALUE..." right after the target's previous word.
+    let length = w.length;
+    for (const value of values) length += 1 + value.length;
+    const from = negated ? d.bang : start;
+    const follows = from === d.writtenEnd + 1 && (!negated || start === d.bang + 2);
+    d.writtenEnd = plain && follows && words.wordEnd - start === length ? words.wordEnd : -1;
+  }
+  (d.targetOptions ??= []).push({ name: w, values, negated });
+  d.targetKey += `${negated ? '!' : ''}${w}\u0000${values.join('\u0000')}\u0001`;
+}
+
+/**
+ * A module's option: the target's, else the most recent match's that has it, else the implicit
+ * protocol match's; in lenient parsing, an option of an extension kubepath does not model.
+ */
+function moduleOption(p: RuleParser, d: RuleDraft, w: string): void {
+  const location = d.location;
+  if (w.charCodeAt(0) !== 45 /* - */) failAt(location, `unexpected "${printable(w)}" (bad argument: quote values that contain spaces)`);
+  const negated = d.negate;
+  d.negate = false;
+  const targetCount = d.targetCounts.get(w);
+  if (targetCount !== undefined) return targetOption(p, d, w, targetCount, negated);
+  const modules = d.modules;
+  let owner: PendingModule | undefined;
+  let count: number | undefined;
+  for (let k = modules.length - 1; k >= 0 && count === undefined; k--) {
+    count = modules[k]!.counts?.get(w);
+    if (count !== undefined) owner = modules[k];
+  }
+  if (!owner && d.protocol && !d.protocol.negated) {
+    const implicit = implicitProtocolMatch(d.protocol.value);
+    count = implicit ? optionCounts(implicit).get(w) : undefined;
+    if (implicit && count !== undefined) {
+      owner = { name: implicit.name, module: implicit, counts: optionCounts(implicit), options: [], key: implicit.name };
+      addModule(d, owner);
     }
   }
-  if (negate) fail(rc, '"!" at the end of the rule negates nothing');
+  if (owner && owner.name === 'comment' && w === '--comment' && !negated && d.comment === undefined) {
+    // Always matches: kept as the rule's comment rather than as a condition.
+    const comment = valueOf(p, w, location);
+    if (comment.length > 255) failAt(location, '-m comment: --comment is longer than 255 characters');
+    d.comment = comment;
+    return;
+  }
+  if (owner && count !== undefined) {
+    const values = valuesOf(p, w, count, location);
+    owner.options.push({ name: w, values, negated });
+    owner.key += `\u0001${negated ? '!' : ''}${w}\u0000${count === 1 ? values[0] : values.join('\u0000')}`;
+    return;
+  }
+  if (p.lenient && (d.unknown !== undefined || (d.targetName !== undefined && !d.targetModule))) return unmodelledOption(p, d, w, negated);
+  const loaded = d.modules.map((m) => m.name);
+  failAt(location, `unknown option "${printable(w)}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${d.targetName ? ` (target ${d.targetName})` : ''}`);
+}
 
-  // What module builders may depend on; made only when something is built or interned.
-  let info: RuleInfo | undefined;
-  let context: string | undefined;
-  const ruleInfo = (): RuleInfo => (info ??= { family: rc.family, table: rc.table, chain: rc.chain, protocol });
-  const contextKey = (): string => (context ??= ruleContextKey(rc, isBuiltin, protocol));
-  const matches: Match[] = [];
-  for (const m of modules) {
+/** An option of an extension kubepath does not model (lenient parsing): keep its values with it. */
+function unmodelledOption(p: RuleParser, d: RuleDraft, w: string, negated: boolean): void {
+  const words = p.words;
+  const values: string[] = [];
+  for (;;) {
+    words.save();
+    const v = words.next();
+    if (v === undefined || v.startsWith('-') || v === '!') break;
+    values.push(v);
+  }
+  words.restore();
+  if (d.targetName !== undefined && !d.targetModule) (d.targetOptions ??= []).push({ name: w, values, negated });
+  else d.modules[d.modules.length - 1]!.options.push({ name: w, values, negated });
+}
+
+/** The matches of the rule read into `d`, built or found again. */
+function matchesOf(p: RuleParser, d: RuleDraft): readonly Match[] {
+  const built = p.built;
+  let count = 0;
+  for (const m of d.modules) {
     if (!m.module) continue;
-    if (m.name === 'comment' && m.options.length === 0 && comment !== undefined) continue;
-    const key = `${m.key}|${contextKey()}`;
-    let built = interned.matches.get(key);
-    if (!built) {
-      try {
-        built = m.module.build(m.options, ruleInfo());
-      } catch (e) {
-        if (e instanceof OptionError || e instanceof AddressError) fail(rc, `-m ${m.name}: ${e.message}`);
-        throw e;
-      }
-      interned.matches.set(key, built);
+    if (m.name === 'comment' && m.options.length === 0 && d.comment !== undefined) continue;
+    p.context(d);
+    const cache = p.contextMatches;
+    let match = cache.get(m.key);
+    if (!match) {
+      match = buildMatch(m, infoOf(p, d), d.location);
+      cache.set(m.key, match);
     }
-    matches.push(built);
+    built[count++] = match;
   }
-  let target: Target | undefined;
-  if (targetName !== undefined && !targetModule && targetOptions.length === 0) {
+  if (count === 0) return NO_MATCHES;
+  if (count > 1) return built.slice(0, count);
+  const only = built[0]!;
+  let list = p.single.get(only);
+  if (!list) {
+    list = Object.freeze([only]);
+    p.single.set(only, list);
+  }
+  return list;
+}
+
+/**
+ * The target of the rule read into `d` (a target module's, or a jump), built or found again; an
+ * unmodelled one is noted in `d.unknown` (lenient parsing) or refused. Target objects have many
+ * shapes: their kind is read here where they are made, not for every rule.
+ */
+function targetOf(p: RuleParser, d: RuleDraft, builder: TableBuilder): Target | undefined {
+  const name = d.targetName;
+  if (name === undefined) return undefined;
+  const module = d.targetModule;
+  if (!module && d.targetOptions === undefined) {
     // A jump or goto to a chain (resolved at COMMIT): shared per chain name.
-    const cache = isGoto ? interned.gotos : interned.jumps;
-    target = cache.get(targetName);
+    if (!d.goto) return p.jumpTo(builder, name);
+    let target = p.gotos.get(name);
     if (!target) {
-      target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
-      cache.set(targetName, target);
+      target = { name, text: `-g ${name}`, kind: 'jump', chain: name, goto: true };
+      p.gotos.set(name, target);
     }
-  } else if (targetName !== undefined) {
-    // Targets that carry addresses (DNAT, SNAT, ...) are mostly one of a kind: not worth a key.
-    const key = targetModule && PER_RULE_TARGETS.has(targetName) ? undefined : `${targetName}|${isGoto}|${contextKey()}|${targetKey}`;
-    target = key === undefined ? undefined : interned.targets.get(key);
-    if (!target) {
-      if (targetModule) {
-        try {
-          target = targetModule.build(targetOptions, ruleInfo());
-        } catch (e) {
-          if (e instanceof OptionError || e instanceof AddressError) fail(rc, `-j ${targetName}: ${e.message}`);
-          throw e;
-        }
-      } else if (targetOptions.length > 0) {
-        // Options after an unknown -j: an extension target kubepath does not model.
-        if (!rc.lenient) fail(rc, `target "${targetName}" is not modelled by kubepath`);
-        target = { name: targetName, text: `-j ${targetName}`, kind: 'unmodelled', reason: `target ${targetName} is not modelled` };
-      } else {
-        // Resolved at COMMIT: a user chain, or an extension target without options.
-        target = { name: targetName, text: `${isGoto ? '-g' : '-j'} ${targetName}`, kind: 'jump', chain: targetName, goto: isGoto };
+    return target;
+  }
+  // Targets that carry addresses (DNAT, SNAT, ...) are mostly one of a kind: not worth a key.
+  const key = module && PER_RULE_TARGETS.has(name) ? undefined : `${name}|${d.goto}|${p.context(d)}|${d.targetKey}`;
+  let target = key === undefined ? undefined : p.targets.get(key);
+  if (target) {
+    if (p.unmodelledTargets.size > 0 && p.unmodelledTargets.has(target) && target.kind === 'unmodelled') unmodelledTarget(p, d, target.reason);
+    return target;
+  }
+  const options = d.targetOptions ?? [];
+  if (module) {
+    target = buildTarget(module, name, options, infoOf(p, d), d.location);
+  } else if (options.length > 0) {
+    // Options after an unknown -j: an extension target kubepath does not model.
+    if (!p.lenient) failAt(d.location, `target "${name}" is not modelled by kubepath`);
+    target = { name, text: `-j ${name}`, kind: 'unmodelled', reason: `target ${name} is not modelled` };
+  } else {
+    // Resolved at COMMIT: a user chain, or an extension target without options.
+    target = { name, text: `${d.goto ? '-g' : '-j'} ${name}`, kind: 'jump', chain: name, goto: d.goto };
+  }
+  if (key !== undefined) p.targets.set(key, target);
+  if (target.kind === 'unmodelled') {
+    p.unmodelledTargets.add(target);
+    unmodelledTarget(p, d, target.reason);
+  }
+  return target;
+}
+
+function unmodelledTarget(p: RuleParser, d: RuleDraft, reason: string): void {
+  if (!p.lenient) failAt(d.location, `-j ${d.targetName}: ${reason}`);
+  (d.unknown ??= []).push(`-j ${d.targetName}`);
+}
+
+/**
+ * Reads rules, one at a time, for one parse. Identical matches and targets (the same
+ * `-m tcp --dport 80` in thousands of kube-proxy rules) are built once per parse and shared, as
+ * are protocols: none of them holds per-rule state.
+ */
+class RuleParser {
+  readonly words = new RuleWords();
+  readonly draft = new RuleDraft();
+  /** Matches by what they may depend on (see {@link context}), then by module and options. */
+  readonly matchesByContext = new Map<string, Map<string, Match>>();
+  readonly targets = new Map<string, Target>();
+  readonly jumps = new Map<string, Target>();
+  readonly gotos = new Map<string, Target>();
+  /** The last protocol text and its number. */
+  protocolText = '';
+  protocolValue = 0;
+  /** Negatable protocols by `2 * number + negated`. */
+  readonly protocols: (Negatable<number> | undefined)[] = [];
+  /** Scratch list of a rule's matches. */
+  readonly built: Match[] = [];
+  /** Rules with one match share a frozen one-element list per match. */
+  readonly single = new Map<Match, readonly Match[]>();
+  /** Whether some rule was kept as unmodelled (lenient parsing). */
+  unmodelledSeen = false;
+  /** The interned targets that are unmodelled. */
+  readonly unmodelledTargets = new Set<Target>();
+  /** The target found by name last: kube-proxy jumps to KUBE-MARK-MASQ from everywhere. */
+  private lastJump: Target | undefined;
+  private contextTable: TableName | undefined;
+  private contextChain = '';
+  private contextProtocol: Negatable<number> = NO_PROTOCOL;
+  private contextKey = '';
+  /** The matches of the current context. */
+  contextMatches = new Map<string, Match>();
+
+  constructor(
+    readonly family: IPFamily,
+    readonly lenient: boolean,
+  ) {}
+
+  /**
+   * `-j NAME` to a chain (resolved at COMMIT), shared by the rules that jump there: looked for
+   * among the chains declared just after this rule's chain or the last jump's, then by name. It
+   * names the chain with the declared chain's own string when it can, so COMMIT finds the chain
+   * without comparing text.
+   */
+  jumpTo(builder: TableBuilder, name: string): Target {
+    const last = this.lastJump;
+    if (last !== undefined && last.name === name) return last;
+    const order = builder.order;
+    if (order !== undefined) {
+      const print = fingerprint(name);
+      let k = near(builder, order, name, print, builder.cursor, LOOKAHEAD);
+      if (k < 0) k = near(builder, order, name, print, builder.jumpCursor, JUMP_LOOKAHEAD);
+      if (k >= 0) {
+        builder.jumpCursor = k;
+        return (builder.jumps[k] ??= jump(order[k]!.name));
       }
-      if (key !== undefined) interned.targets.set(key, target);
     }
+    let target = this.jumps.get(name);
+    if (!target) {
+      target = jump(builder.table.chains.get(name)?.name ?? name);
+      this.jumps.set(name, target);
+    }
+    this.lastJump = target;
+    return target;
   }
-  if (target?.kind === 'unmodelled') {
-    if (!rc.lenient) fail(rc, `-j ${targetName}: ${target.reason}`);
-    unknown.push(`-j ${targetName}`);
+
+  /**
+   * What a module builder may depend on besides its options, as a key: family, table, the chain
+   * when it is built in, and the protocol. Kept from rule to rule while it does not change, with
+   * the matches built for it in {@link contextMatches}.
+   */
+  context(d: RuleDraft): string {
+    const table = d.table;
+    const chain = d.builtin ? d.chain : '-';
+    const protocol = d.protocol;
+    // (A stand-in object for "no protocol" keeps the comparison between objects.)
+    const given = protocol ?? NO_PROTOCOL;
+    if (table !== this.contextTable || chain !== this.contextChain || given !== this.contextProtocol || this.contextKey === '') {
+      this.contextTable = table;
+      this.contextChain = chain;
+      this.contextProtocol = given;
+      this.contextKey = `${this.family}|${table}|${chain}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
+      let matches = this.matchesByContext.get(this.contextKey);
+      if (!matches) {
+        matches = new Map();
+        this.matchesByContext.set(this.contextKey, matches);
+      }
+      this.contextMatches = matches;
+    }
+    return this.contextKey;
   }
-  return {
-    table: rc.table,
-    chain: rc.chain,
-    number: rc.number,
-    location: rc.location,
-    text: rc.text,
-    protocol,
-    source,
-    destination,
-    inInterface,
-    outInterface,
-    fragment,
-    matches,
-    comment,
-    target,
-    unmodelled: unknown.length > 0 ? `${unknown.join(', ')} not modelled` : undefined,
-    counters,
-  };
+
+  /** Read the rest of the current line (after `-A CHAIN`) as a rule of `chain`. */
+  rule(builder: TableBuilder, chain: Chain, number: number, text: string, counters: Rule['counters'], location: SourceLocation): Rule {
+    const words = this.words;
+    const d = this.draft;
+    d.reset(chain, counters, location);
+    for (;;) {
+      const w = words.next();
+      if (w === undefined) break;
+      const code = optionCode(w);
+      switch (code) {
+        case Option.None:
+          moduleOption(this, d, w); // handles "!" itself
+          continue;
+        case Option.Not:
+          if (d.negate) failAt(location, 'two "!" in a row');
+          d.negate = true;
+          d.bang = words.plain ? words.wordStart : -1;
+          continue;
+        case Option.SetCounters:
+          countersOption(this, d, w);
+          continue;
+        case Option.Protocol:
+          protocolOption(this, d, w);
+          break;
+        case Option.Source:
+        case Option.Destination:
+          addressOption(this, d, w, code);
+          break;
+        case Option.InInterface:
+        case Option.OutInterface:
+          interfaceOption(this, d, w, code);
+          break;
+        case Option.Fragment:
+          d.fragment = { value: true, negated: d.negate };
+          break;
+        case Option.Match:
+          matchOption(this, d, w);
+          break;
+        case Option.Jump:
+        case Option.Goto:
+          jumpOption(this, d, w, code);
+          break;
+      }
+      d.negate = false;
+    }
+    if (d.negate) failAt(location, '"!" at the end of the rule negates nothing');
+
+    if (d.writtenEnd >= 0 && d.targetModule) d.targetText = text.slice(d.writtenStart, d.writtenEnd);
+    const matches = d.modules.length === 0 ? NO_MATCHES : matchesOf(this, d);
+    const target = targetOf(this, d, builder);
+    if (d.unknown !== undefined) this.unmodelledSeen = true;
+    return {
+      table: d.table,
+      chain: d.chain,
+      number,
+      location,
+      text,
+      protocol: d.protocol,
+      source: d.source,
+      destination: d.destination,
+      inInterface: d.inInterface,
+      outInterface: d.outInterface,
+      fragment: d.fragment,
+      matches,
+      comment: d.comment,
+      target,
+      unmodelled: d.unknown !== undefined ? `${d.unknown.join(', ')} not modelled` : undefined,
+      counters: d.counters,
+    };
+  }
 }
 
 /** Targets whose options are usually different in every rule. */
@@ -619,15 +1312,22 @@ const UNMODELLED_TARGETS: readonly string[] = [
   'SET', 'IDLETIMER', 'LED', 'SYNPROXY', 'NETMAP', 'TTL', 'HL', 'ECN', 'ULOG', 'CLUSTERIP',
 ];
 
-/** Number the rules, resolve jumps to chains, and refuse loops, as iptables-restore does at COMMIT. */
-function finishTable(table: Table, lenient: boolean, fail: (line: number, detail: string) => never): void {
+/**
+ * Number the rules, resolve jumps to chains, and refuse loops, as iptables-restore does at COMMIT.
+ * Returns whether a jump was kept as unmodelled (lenient parsing).
+ */
+function finishTable(table: Table, lenient: boolean, fail: (line: number, detail: string) => never): boolean {
   const chains = [...table.chains.values()];
   const indexOf = new Map<string, number>();
-  chains.forEach((c, i) => indexOf.set(c.name, i));
-  // Each chain's jump targets, as chain indexes, for the loop check below.
-  const edges: number[][] = chains.map(() => []);
-  chains.forEach((chain, from) => {
-    const rules = chain.rules;
+  for (let i = 0; i < chains.length; i++) indexOf.set(chains[i]!.name, i);
+  // Each chain's jump targets, as chain indexes, for the loop check below: chain i's targets
+  // are edges[edgeStart[i]] to edges[edgeStart[i + 1] - 1].
+  const edges: number[] = [];
+  const edgeStart = new Int32Array(chains.length + 1);
+  let replaced = false;
+  for (let from = 0; from < chains.length; from++) {
+    edgeStart[from] = edges.length;
+    const rules = chains[from]!.rules;
     for (let index = 0; index < rules.length; index++) {
       const r = rules[index]!;
       const t = r.target;
@@ -635,7 +1335,7 @@ function finishTable(table: Table, lenient: boolean, fail: (line: number, detail
       const to = indexOf.get(t.chain);
       if (to !== undefined) {
         if (chains[to]!.builtin) fail(r.location.line, `${t.goto ? '-g' : '-j'} ${t.chain}: cannot jump to a built-in chain`);
-        edges[from]!.push(to);
+        edges.push(to);
         continue;
       }
       const isTarget = UNMODELLED_TARGETS.includes(t.chain);
@@ -643,22 +1343,23 @@ function finishTable(table: Table, lenient: boolean, fail: (line: number, detail
       const why = `target ${t.chain} is not modelled by kubepath`;
       if (!lenient) fail(r.location.line, why);
       rules[index] = { ...r, target: { name: t.chain, text: t.text, kind: 'unmodelled', reason: why }, unmodelled: why };
+      replaced = true;
     }
-  });
+  }
+  edgeStart[chains.length] = edges.length;
   // Jumps must not loop (the kernel refuses such a table): depth-first, iteratively.
   const state = new Uint8Array(chains.length); // 0 new, 1 on the path, 2 done
   for (let root = 0; root < chains.length; root++) {
     if (state[root] !== 0) continue;
     const stack: number[] = [root];
-    const next: number[] = [0];
+    const next: number[] = [edgeStart[root]!];
     state[root] = 1;
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
-      const out = edges[top]!;
       const k = next[next.length - 1]!;
-      if (k < out.length) {
+      if (k < edgeStart[top + 1]!) {
         next[next.length - 1] = k + 1;
-        const to = out[k]!;
+        const to = edges[k]!;
         if (state[to] === 2) continue;
         if (state[to] === 1) {
           const names = stack.map((i) => chains[i]!.name);
@@ -666,7 +1367,7 @@ function finishTable(table: Table, lenient: boolean, fail: (line: number, detail
         }
         state[to] = 1;
         stack.push(to);
-        next.push(0);
+        next.push(edgeStart[to]!);
       } else {
         state[top] = 2;
         stack.pop();
@@ -674,4 +1375,5 @@ function finishTable(table: Table, lenient: boolean, fail: (line: number, detail
       }
     }
   }
+  return replaced;
 }

@@ -52,15 +52,16 @@ export function isTerminal(target: Target): boolean {
   return ['accept', 'drop', 'reject', 'dnat', 'snat', 'masquerade', 'redirect', 'tproxy'].includes(target.kind);
 }
 
-function targetText(name: string, options: readonly ParsedOption[]): string {
-  return options.length === 0 ? `-j ${name}` : `-j ${name} ${optionsText(options)}`;
+/** `-j NAME OPTIONS`: as written in the rule when the parser found it in that form, else built. */
+function targetText(name: string, options: readonly ParsedOption[], info: RuleInfo): string {
+  return info.targetText ?? (options.length === 0 ? `-j ${name}` : `-j ${name} ${optionsText(options)}`);
 }
 
 function noOptions(name: string, kind: 'accept' | 'drop' | 'return'): TargetModule {
   return {
     name,
     options: {},
-    build: (options) => ({ name: name, text: targetText(name, options), kind }),
+    build: (options, info) => ({ name: name, text: targetText(name, options, info), kind }),
   };
 }
 
@@ -98,12 +99,13 @@ const REJECT_V6 = new Map([
   ['tcp-reset', 'tcp-reset'],
 ]);
 
+const HOOKS: readonly string[] = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'];
+
 function onlyIn(info: RuleInfo, target: string, tables: readonly string[], chains: readonly string[]): void {
   if (!tables.includes(info.table)) {
     throw new OptionError(`-j ${target} is only valid in the ${tables.join('/')} table, not ${info.table}`);
   }
-  const builtin = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'];
-  if (builtin.includes(info.chain) && !chains.includes(info.chain)) {
+  if (HOOKS.includes(info.chain) && !chains.includes(info.chain)) {
     throw new OptionError(`-j ${target} is only valid in ${chains.join('/')} (and chains called from there), not ${info.chain}`);
   }
 }
@@ -121,7 +123,7 @@ const rejectTarget: TargetModule = {
     if (kind === 'tcp-reset' && (info.protocol?.value !== 6 || info.protocol.negated)) {
       throw new OptionError('--reject-with tcp-reset needs -p tcp');
     }
-    return { name: 'REJECT', text: targetText('REJECT', options), kind: 'reject', with: kind };
+    return { name: 'REJECT', text: targetText('REJECT', options, info), kind: 'reject', with: kind };
   },
 };
 
@@ -157,21 +159,21 @@ const MARK_OPS = { '--set-xmark': 1, '--set-mark': 1, '--or-mark': 1, '--and-mar
 const markTarget: TargetModule = {
   name: 'MARK',
   options: MARK_OPS,
-  build(options) {
+  build(options, info) {
     if (options.length !== 1) throw new OptionError('-j MARK takes exactly one of --set-xmark, --set-mark, --or-mark, --and-mark, --xor-mark');
-    return { name: 'MARK', text: targetText('MARK', options), kind: 'mark', ...markOp(options[0]!) };
+    return { name: 'MARK', text: targetText('MARK', options, info), kind: 'mark', ...markOp(options[0]!) };
   },
 };
 
 const connmarkTarget: TargetModule = {
   name: 'CONNMARK',
   options: { ...MARK_OPS, '--save-mark': 0, '--restore-mark': 0, '--nfmask': 1, '--ctmask': 1, '--mask': 1 },
-  build(options) {
+  build(options, info) {
     const ops = options.filter((o) => o.name in MARK_OPS || o.name === '--save-mark' || o.name === '--restore-mark');
     if (ops.length !== 1) throw new OptionError('-j CONNMARK takes exactly one of --set-xmark, --set-mark, --save-mark, --restore-mark, ...');
     const op = ops[0]!;
     notNegated(op);
-    if (op.name in MARK_OPS) return { name: 'CONNMARK', text: targetText('CONNMARK', options), kind: 'connmark-set', ...markOp(op) };
+    if (op.name in MARK_OPS) return { name: 'CONNMARK', text: targetText('CONNMARK', options, info), kind: 'connmark-set', ...markOp(op) };
     const mask = single(options, '--mask');
     const nf = single(options, '--nfmask');
     const ct = single(options, '--ctmask');
@@ -179,9 +181,17 @@ const connmarkTarget: TargetModule = {
     const all = mask ? parseU32(mask.values[0]!, '--mask') : 0xffffffff;
     const nfmask = nf ? parseU32(nf.values[0]!, '--nfmask') : all;
     const ctmask = ct ? parseU32(ct.values[0]!, '--ctmask') : all;
-    return { name: 'CONNMARK', text: targetText('CONNMARK', options), kind: op.name === '--save-mark' ? 'connmark-save' : 'connmark-restore', nfmask, ctmask };
+    return { name: 'CONNMARK', text: targetText('CONNMARK', options, info), kind: op.name === '--save-mark' ? 'connmark-save' : 'connmark-restore', nfmask, ctmask };
   },
 };
+
+/** `text.split('-')` as [first, second, more than two parts], without the array of parts. */
+function splitDash(text: string): [string, string | undefined, boolean] {
+  const dash = text.indexOf('-');
+  if (dash < 0) return [text, undefined, false];
+  const next = text.indexOf('-', dash + 1);
+  return [text.slice(0, dash), text.slice(dash + 1, next < 0 ? text.length : next), next >= 0];
+}
 
 /** Parse `[ADDR[-ADDR]][:PORT[-PORT]]` (IPv6 addresses in brackets when a port follows). */
 export function parseNatRange(text: string, family: 4 | 6): NatRange {
@@ -203,10 +213,10 @@ export function parseNatRange(text: string, family: 4 | 6): NatRange {
   let minAddress: IPAddress | undefined;
   let maxAddress: IPAddress | undefined;
   if (addrPart !== '') {
-    const [a, b, extra] = family === 6 && !addrPart.includes('-') ? [addrPart] : addrPart.split('-');
+    const [a, b, extra] = splitDash(addrPart);
     try {
-      if (extra !== undefined) throw new Error('too many "-"');
-      minAddress = parseIP(a!);
+      if (extra) throw new Error('too many "-"');
+      minAddress = parseIP(a);
       maxAddress = b === undefined ? minAddress : parseIP(b);
     } catch (e) {
       throw new OptionError(`"${text}": ${(e as Error).message}`);
@@ -218,9 +228,9 @@ export function parseNatRange(text: string, family: 4 | 6): NatRange {
   let maxPort: number | undefined;
   if (portPart !== undefined) {
     if (portPart.includes('/')) throw new OptionError(`"${text}": port offsets (PORT/BASE) are not modelled`);
-    const [lo, hi, extra] = portPart.split('-');
-    if (extra !== undefined) throw new OptionError(`"${text}": bad port range`);
-    minPort = parsePortValue(lo!);
+    const [lo, hi, extra] = splitDash(portPart);
+    if (extra) throw new OptionError(`"${text}": bad port range`);
+    minPort = parsePortValue(lo);
     maxPort = hi === undefined ? minPort : parsePortValue(hi);
     if (minPort > maxPort) throw new OptionError(`"${text}": the port range is empty`);
   }
@@ -228,23 +238,33 @@ export function parseNatRange(text: string, family: 4 | 6): NatRange {
   return { minAddress, maxAddress, minPort, maxPort };
 }
 
+const NAT_TABLE: readonly string[] = ['nat'];
+/** Protocols with ports (tcp, udp, sctp). */
+const PORT_PROTOCOLS: readonly number[] = [6, 17, 132];
+
 function natTarget(name: 'DNAT' | 'SNAT'): TargetModule {
   const option = name === 'DNAT' ? '--to-destination' : '--to-source';
+  const chains: readonly string[] = name === 'DNAT' ? ['PREROUTING', 'OUTPUT'] : ['POSTROUTING', 'INPUT'];
   return {
     name,
     options: { [option]: 1, '--to': 1, '--random': 0, '--random-fully': 0, '--persistent': 0 },
     build(options, info) {
-      if (name === 'DNAT') onlyIn(info, name, ['nat'], ['PREROUTING', 'OUTPUT']);
-      else onlyIn(info, name, ['nat'], ['POSTROUTING', 'INPUT']);
-      const tos = options.filter((o) => o.name === option || o.name === '--to');
-      if (tos.length !== 1) throw new OptionError(`-j ${name} needs exactly one ${option}`);
-      notNegated(tos[0]!);
-      const range = parseNatRange(tos[0]!.values[0]!, info.family);
-      if (range.minPort !== undefined && ![6, 17, 132].includes(info.protocol?.value ?? -1)) {
+      onlyIn(info, name, NAT_TABLE, chains);
+      let to: ParsedOption | undefined;
+      let tos = 0;
+      for (const o of options) {
+        if (o.name !== option && o.name !== '--to') continue;
+        to ??= o;
+        tos++;
+      }
+      if (tos !== 1) throw new OptionError(`-j ${name} needs exactly one ${option}`);
+      notNegated(to!);
+      const range = parseNatRange(to!.values[0]!, info.family);
+      if (range.minPort !== undefined && !PORT_PROTOCOLS.includes(info.protocol?.value ?? -1)) {
         throw new OptionError(`-j ${name} with a port needs -p tcp, udp or sctp`);
       }
       return {
-        name: name, text: targetText(name, options),
+        name: name, text: targetText(name, options, info),
         kind: name === 'DNAT' ? ('dnat' as const) : ('snat' as const),
         range,
         random: !!single(options, '--random'),
@@ -276,7 +296,7 @@ const masqueradeTarget: TargetModule = {
       throw new OptionError('-j MASQUERADE --to-ports needs -p tcp, udp or sctp');
     }
     return {
-      name: 'MASQUERADE', text: targetText('MASQUERADE', options),
+      name: 'MASQUERADE', text: targetText('MASQUERADE', options, info),
       kind: 'masquerade',
       ...ports,
       random: !!single(options, '--random'),
@@ -294,7 +314,7 @@ const redirectTarget: TargetModule = {
     if (ports.minPort !== undefined && ![6, 17, 132].includes(info.protocol?.value ?? -1)) {
       throw new OptionError('-j REDIRECT --to-ports needs -p tcp, udp or sctp');
     }
-    return { name: 'REDIRECT', text: targetText('REDIRECT', options), kind: 'redirect', ...ports, random: !!single(options, '--random') };
+    return { name: 'REDIRECT', text: targetText('REDIRECT', options, info), kind: 'redirect', ...ports, random: !!single(options, '--random') };
   },
 };
 
@@ -317,7 +337,7 @@ const tproxyTarget: TargetModule = {
     }
     const mark = single(options, '--tproxy-mark');
     const { value, mask } = mark ? parseValueMask(mark.values[0]!, '--tproxy-mark') : { value: 0, mask: 0 };
-    return { name: 'TPROXY', text: targetText('TPROXY', options), kind: 'tproxy', port: parsePortValue(port.values[0]!), address, markValue: value, markMask: mask };
+    return { name: 'TPROXY', text: targetText('TPROXY', options, info), kind: 'tproxy', port: parsePortValue(port.values[0]!), address, markValue: value, markMask: mask };
   },
 };
 
@@ -326,7 +346,7 @@ const notrackTarget: TargetModule = {
   options: {},
   build(options, info) {
     onlyIn(info, 'NOTRACK', ['raw'], ['PREROUTING', 'OUTPUT']);
-    return { name: 'NOTRACK', text: targetText('NOTRACK', options), kind: 'notrack' };
+    return { name: 'NOTRACK', text: targetText('NOTRACK', options, info), kind: 'notrack' };
   },
 };
 
@@ -335,16 +355,16 @@ const ctTarget: TargetModule = {
   options: { '--notrack': 0, '--helper': 1, '--ctevents': 1, '--expevents': 1, '--zone': 1, '--zone-orig': 1, '--zone-reply': 1, '--timeout': 1 },
   build(options, info) {
     onlyIn(info, 'CT', ['raw'], ['PREROUTING', 'OUTPUT']);
-    if (single(options, '--notrack')) return { name: 'CT', text: targetText('CT', options), kind: 'notrack' };
+    if (single(options, '--notrack')) return { name: 'CT', text: targetText('CT', options, info), kind: 'notrack' };
     const zone = options.find((o) => o.name.startsWith('--zone'));
-    if (zone) return { name: 'CT', text: targetText('CT', options), kind: 'unmodelled', reason: 'conntrack zones (CT --zone) are not modelled' };
-    return { name: 'CT', text: targetText('CT', options), kind: 'record' };
+    if (zone) return { name: 'CT', text: targetText('CT', options, info), kind: 'unmodelled', reason: 'conntrack zones (CT --zone) are not modelled' };
+    return { name: 'CT', text: targetText('CT', options, info), kind: 'record' };
   },
 };
 
 /** A target that only records or adjusts what the engine does not model (LOG, NFLOG, ...). */
 function recordTarget(name: string, options: Record<string, number>): TargetModule {
-  return { name, options, build: (opts) => ({ name: name, text: targetText(name, opts), kind: 'record' }) };
+  return { name, options, build: (opts, info) => ({ name: name, text: targetText(name, opts, info), kind: 'record' }) };
 }
 
 const ALL: readonly TargetModule[] = [
