@@ -1057,7 +1057,13 @@ function unmodelledOption(p: RuleParser, d: RuleDraft, w: string, negated: boole
   }
   words.restore();
   if (d.targetName !== undefined && !d.targetModule) (d.targetOptions ??= []).push({ name: w, values, negated });
-  else d.modules[d.modules.length - 1]!.options.push({ name: w, values, negated });
+  else {
+    // The option becomes part of the module it follows, so it must be part of that module's key too:
+    // otherwise a later rule with the same known options would share a match that carries it.
+    const m = d.modules[d.modules.length - 1]!;
+    m.options.push({ name: w, values, negated });
+    m.key += `\u0001?${negated ? '!' : ''}${w}\u0000${values.join('\u0000')}`;
+  }
 }
 
 /** The matches of the rule read into `d`, built or found again. */

@@ -931,3 +931,11 @@ describe('kernel restrictions not yet enforced', () => {
     ruleError('mangle', 'PREROUTING', '! -p tcp -j TPROXY --on-port 15006', '-j TPROXY: -j TPROXY needs -p tcp or -p udp');
   });
 });
+
+test('lenient: an unknown option inside a known module does not leak into a later rule with the same known options', () => {
+  const text = '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m foo -m tcp -p tcp --bogus x --dport 80 -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT\nCOMMIT\n';
+  const rules = parseRuleset(text, { file: 'lenient.rules', lenient: true }).tables.get('filter')!.chains.get('INPUT')!.rules;
+  assert.ok(rules[0]!.unmodelled, 'the rule with -m foo is unmodelled');
+  assert.deepEqual(rules[1]!.matches.map((m) => m.text), ['--dport 80']);
+  assert.equal(rules[1]!.unmodelled, undefined);
+});
