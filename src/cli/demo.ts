@@ -38,7 +38,7 @@ export function runDemo(flags: { json?: boolean }, stdout: NodeJS.WritableStream
   const rows = DEMO_SCENARIOS.map((s) => {
     const plan = planJourney(world, { from: s.from, to: s.to, via: s.via });
     const outcomes = traceJourney(plan.input);
-    const client = plan.from.slice(plan.from.lastIndexOf('(') + 1, -1);
+    const client = plan.clientAddress;
     return { scenario: s.name, from: plan.from, to: plan.to, outcomes, groups: groupOutcomes(outcomes), client };
   });
   if (flags.json) {

@@ -38,7 +38,7 @@ export function runTrace(flags: TraceFlags, stdout: NodeJS.WritableStream & { is
   const world = buildWorld(cluster);
   const plan = planJourney(world, { from: flags.from, to: flags.to, via: flags.via, proto: flags.proto, roundTrip: flags.roundTrip === true });
   const outcomes = traceJourney(plan.input);
-  const client = plan.from.slice(plan.from.lastIndexOf('(') + 1, -1);
+  const client = plan.clientAddress;
   const groups = groupOutcomes(outcomes);
   const findings = findingsOf(plan, outcomes, client);
   const notes = [...plan.notes, ...patches.map((p) => `what-if: ${p.text}`)];

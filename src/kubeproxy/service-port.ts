@@ -7,7 +7,7 @@
  * @module
  */
 import type { Protocol, Service, ServicePort } from '../cluster/objects.js';
-import { type IPAddress, type IPNetwork, formatIP, formatNetwork, parseCIDRSloppy, parseIPSloppy } from '../net/index.js';
+import { type IPAddress, type IPNetwork, formatIP, parseCIDRSloppy, parseIPSloppy } from '../net/index.js';
 import { type ServicePortChains, servicePortChains, servicePortNameString } from './names.js';
 
 export type ProxyFamily = 'IPv4' | 'IPv6';
@@ -145,6 +145,3 @@ export function servicePortsOf(service: Service, family: ProxyFamily, options: S
     };
   });
 }
-
-/** Text of a source range as kube-proxy writes it (`-s 203.0.113.0/25`). */
-export { formatNetwork as formatSourceRange };

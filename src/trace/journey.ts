@@ -213,7 +213,7 @@ function viaLoadBalancer(w: Walk, st: State, lb: LoadBalancerTarget, packet: Pac
   if (healthy.length === 0) return [end({ ...st, steps: [...st.steps, ...steps] }, 'drop', packet, 'the load balancer has no healthy node to send to', [{ state: 'DROP', at, detail: 'no healthy backend' }])];
   return healthy.flatMap((c) => {
     const dst = c.destination;
-    const next: Packet = { ...packet, destination: parseAddress(dst.address), destinationPort: dst.port };
+    const next: Packet = { ...packet, destination: parseIP(dst.address), destinationPort: dst.port };
     const node = `node/${c.node}`;
     const lbStep: JourneyStep = { state: 'LOAD_BALANCE', at, detail: forced ? `to ${c.node} (${dst.address}:${dst.port}), chosen by --via` : `to ${c.node} (${dst.address}:${dst.port}), 1 of ${healthy.length} healthy nodes`, probability: c.probability, before: show(packet), after: show(next) };
     return walk(w, {
@@ -236,9 +236,6 @@ function healthDetail(lb: LoadBalancerTarget, choices: readonly BackendChoice[])
     .join(', ')}`;
 }
 
-function parseAddress(text: string): IPAddress {
-  return parseIP(text);
-}
 
 function walk(w: Walk, st: State): JourneyOutcome[] {
   const host = w.network.host(st.host);
@@ -253,7 +250,7 @@ function walk(w: Walk, st: State): JourneyOutcome[] {
     const s = st.lbSessions.find((x) => x.backend === formatEndpoint(p.source, p.sourcePort) && x.client === formatEndpoint(p.destination, p.destinationPort));
     if (s && s.backend !== s.vip) {
       const [vip, port] = splitEndpoint(s.vip);
-      const rewritten: Packet = { ...p, source: parseAddress(vip), sourcePort: port };
+      const rewritten: Packet = { ...p, source: parseIP(vip), sourcePort: port };
       steps0.push({ state: 'NAT', at: s.lb, detail: 'the load balancer reverses its rewrite', before: show(p), after: show(rewritten) });
       request = { ...request, packet: rewritten };
     }
@@ -347,7 +344,7 @@ function replyOf(input: JourneyInput, o: JourneyOutcome): ReplyResult {
   if (!state || !o.endpoint) return { accepted: false, reason: 'no reply traced', steps: [] };
   const [src, sport] = splitEndpoint(o.packet.dst);
   const [dst, dport] = splitEndpoint(o.packet.src);
-  const packet: Packet = { ...input.packet, source: parseAddress(src), sourcePort: sport, destination: parseAddress(dst), destinationPort: dport };
+  const packet: Packet = { ...input.packet, source: parseIP(src), sourcePort: sport, destination: parseIP(dst), destinationPort: dport };
   const reply = replyWalk(input, o.endpoint, packet, state);
   const snatted = o.path.some((h) => h.at !== o.endpoint && h.nat.some((n) => n.startsWith('MASQUERADE') || n.startsWith('SNAT')));
   if (!snatted) return reply;

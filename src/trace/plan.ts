@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { EndpointSlice, Service, ServicePort } from '../cluster/objects.js';
+import type { Service, ServicePort } from '../cluster/objects.js';
 import { type LoadBalancerBackend } from '../edge/loadbalancer.js';
 import { clusterIPOfFamily, localReadyEndpoints, type ProxyFamily } from '../kubeproxy/index.js';
 import { formatEndpoint, formatIP, type IPFamily, parseEndpoint, parseIP, type Packet, protocolNumber, tryParseIP } from '../net/index.js';
@@ -34,6 +34,8 @@ export interface JourneyPlan {
   to: string;
   /** The Service the target belongs to, when it is one (for findings). */
   service?: { object: Service; port: ServicePort };
+  /** The address the client sends from. */
+  clientAddress: string;
   /** Where the client is, and which way the target is reached. */
   clientKind: 'external' | 'pod' | 'node';
   targetKind: 'clusterIP' | 'nodePort' | 'loadBalancer' | 'pod' | 'address';
@@ -107,7 +109,7 @@ function loadBalancerOf(world: World, svc: Service, port: ServicePort, vip: stri
   const delivery = world.cluster.loadBalancer?.delivery ?? 'NodePort';
   if (!world.cluster.loadBalancer) notes.push('the cloud load balancer delivers to nodeIP:nodePort (assumed; set loadBalancer.delivery in the Environment)');
   const local = svc.spec.externalTrafficPolicy === 'Local';
-  const slices = indexOf(world).slices.get(`${svc.metadata.namespace}/${svc.metadata.name}`) ?? [];
+  const slices = world.slicesOf(svc.metadata.namespace ?? 'default', svc.metadata.name);
   const backends: LoadBalancerBackend[] = world.cluster.nodes
     .filter((n) => n.labels['node.kubernetes.io/exclude-from-external-load-balancers'] === undefined || n.name === only)
     .flatMap((n) => {
@@ -134,8 +136,6 @@ function loadBalancerOf(world: World, svc: Service, port: ServicePort, vip: stri
 interface WorldIndex {
   /** LoadBalancer VIP:port → its Service port. */
   vips: Map<string, { svc: Service; port: ServicePort; vip: string }>;
-  /** `ns/name` → the Service's EndpointSlices. */
-  slices: Map<string, EndpointSlice[]>;
 }
 
 /** Indexes of a world, made once: every trace of a large cluster would otherwise scan it again. */
@@ -154,14 +154,7 @@ function indexOf(world: World): WorldIndex {
       for (const port of svc.spec.ports ?? []) vips.set(formatEndpoint(ip, port.port), { svc, port, vip: formatIP(ip) });
     }
   }
-  const slices = new Map<string, EndpointSlice[]>();
-  for (const sl of world.cluster.endpointSlices) {
-    const key = `${sl.metadata.namespace}/${sl.metadata.labels?.['kubernetes.io/service-name'] ?? ''}`;
-    const list = slices.get(key);
-    if (list) list.push(sl);
-    else slices.set(key, [sl]);
-  }
-  index = { vips, slices };
+  index = { vips };
   indexes.set(world, index);
   return index;
 }
@@ -276,6 +269,7 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
   return {
     input: { network: world.network, from: c.host, packet, loadBalancers: loadBalancers(world, via, notes), roundTrip: args.roundTrip ?? false },
     from: `${c.host} (${c.address})`,
+    clientAddress: c.address,
     to: label,
     ...(service ? { service } : {}),
     clientKind: args.from.startsWith('pod/') ? 'pod' : args.from.startsWith('node/') ? 'node' : 'external',

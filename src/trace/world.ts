@@ -9,7 +9,7 @@
 import type { Cluster, ClusterNode } from '../cluster/index.js';
 import type { Pod } from '../cluster/objects.js';
 import type { EndpointSlice, Service } from '../cluster/objects.js';
-import { type ClusterPart, clusterIPOfFamily, compileNodeRules, type HostCapabilities, type NodeRules, type ProxyFamily } from '../kubeproxy/index.js';
+import { type ClusterPart, clusterIPOfFamily, compileNodeRules, type HostCapabilities, type ProxyFamily } from '../kubeproxy/index.js';
 import { type Attachment, Network, type NetworkHost } from '../linux/network.js';
 import {
   familyBits,
@@ -42,8 +42,8 @@ export interface World {
   readonly owner: (ip: string) => string | undefined;
   /** Add a client outside the cluster (on the internet side) if it is not there yet; returns its host id. */
   readonly addClient: (name: string, address: string) => string;
-  /** kube-proxy's compiled rules of a node (compiled on first use). */
-  readonly nodeRules: (node: string, family: ProxyFamily) => NodeRules | undefined;
+  /** The EndpointSlices of a Service (`ns`, `name`). */
+  readonly slicesOf: (namespace: string, name: string) => readonly EndpointSlice[];
   /** What was assumed to build the network. */
   readonly assumptions: readonly string[];
 }
@@ -71,7 +71,7 @@ function addressAt(net: IPNetwork, offset: number | bigint): IPAddress {
   return net.family === 4 ? ipv4((net.network.value as number) + Number(offset)) : ipv6((net.network.value as bigint) + BigInt(offset));
 }
 
-/** The first address of a network after `skip` that none of `used` holds. */
+/** The first address of a network (after the network address) that none of `used` holds. */
 function freeAddress(net: IPNetwork, used: ReadonlySet<string>): IPAddress {
   for (let i = 1; i < 1 << 16; i++) {
     const ip = addressAt(net, i);
@@ -88,16 +88,6 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     'br_netfilter is on (bridge-nf-call-iptables=1): traffic between pods of one node passes the node\'s iptables, as kube-proxy requires',
   ];
   const owners = new Map<string, string>();
-  const nodeRulesCache = new Map<string, NodeRules | undefined>();
-  const nodeRules = (node: string, family: ProxyFamily): NodeRules | undefined => {
-    const key = `${node} ${family}`;
-    if (!nodeRulesCache.has(key)) {
-      const n = cluster.nodes.find((x) => x.name === node)!;
-      const has = [...n.internalIPs, ...n.externalIPs].some((ip) => (tryParseIP(ip)?.family === 4) === (family === 'IPv4'));
-      nodeRulesCache.set(key, has ? compileNodeRules(cluster, node, family, capabilities) : undefined);
-    }
-    return nodeRulesCache.get(key);
-  };
   // A packet meets only the rules of the Services whose addresses and ports it is sent to; the
   // node's ruleset for it is compiled from those alone (and cached), so a trace through a large
   // cluster compiles a few rules on the nodes it crosses instead of every Service on every node.
@@ -278,7 +268,7 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     podHost: (ns, name) => podHostIds.get(`${ns}/${name}`),
     owner: (ip) => owners.get(ip),
     addClient,
-    nodeRules,
+    slicesOf: (namespace, name) => destinations.slicesOf(`${namespace}/${name}`),
     assumptions,
   };
 }
@@ -301,7 +291,9 @@ function destinationIndex(cluster: Cluster) {
   const slices = new Map<string, EndpointSlice[]>();
   for (const sl of cluster.endpointSlices) {
     const key = `${sl.metadata.namespace}/${sl.metadata.labels?.['kubernetes.io/service-name'] ?? ''}`;
-    slices.set(key, [...(slices.get(key) ?? []), sl]);
+    const list = slices.get(key);
+    if (list) list.push(sl);
+    else slices.set(key, [sl]);
   }
   for (const service of cluster.services) {
     const key = `${service.metadata.namespace ?? 'default'}/${service.metadata.name}`;
@@ -318,6 +310,7 @@ function destinationIndex(cluster: Cluster) {
   }
   const totals = new Map<IPFamily, number>();
   return {
+    slicesOf: (key: string): readonly EndpointSlice[] => slices.get(key) ?? [],
     servicesFor(packet: Packet): IndexedService[] {
       const proto = protocolName(packet.protocol);
       const found = [...(byAddress.get(`${formatIP(packet.destination)} ${packet.destinationPort} ${proto}`) ?? []), ...(byPort.get(`${packet.destinationPort} ${proto}`) ?? [])];
