@@ -106,6 +106,11 @@ Example:
     .addOption(new Option('--proto <proto>', 'transport').default('tcp').choices(['tcp', 'udp', 'sctp']))
     .option('--set <KIND/NS/NAME.PATH=VALUE>', "what-if: change a field before loading, e.g. 'svc/shop/web.spec.externalTrafficPolicy=Local'; repeat", collect)
     .option('--round-trip', 'also trace each reply back to the client through conntrack')
+    .option('--host <host>', 'the HTTP Host the client sends (default: the Ingress rule\'s host, else the target\'s name)')
+    .option('--path <path>', 'the HTTP request path (default /)')
+    .option('-H, --header <NAME: VALUE>', "a header field the client sends, e.g. 'X-Forwarded-For: 1.2.3.4' (a forged one); repeat", collect)
+    .option('--tcp', 'the client sends raw TCP, not HTTP (no headers for proxies to read)')
+    .option('--client-ip <strategy>', "the application's client IP strategy, e.g. RemoteAddr, 'RightmostTrustedRange(X-Forwarded-For, 10.0.0.0/8)' (over the Environment's apps)")
     .option('-v, --verbose', 'show every rule that matched, and the replies step by step')
     .option('--json', 'print the journey as JSON (docs/trace-json.md)')
     .addHelpText(

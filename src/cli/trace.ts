@@ -7,9 +7,13 @@
 import { loadCluster, parsePatch } from '../cluster/index.js';
 import { renderJourney } from '../report/journey.js';
 import { styleFor } from '../report/style.js';
+import type { HeaderField, HttpRequestHead } from '../edge/request.js';
+import { formatEndpoint } from '../net/index.js';
+import { parseStrategySpec } from '../trace/app.js';
+import { traceConnection } from '../trace/connection.js';
 import { findingsOf, groupOutcomes } from '../trace/findings.js';
-import { traceJourney } from '../trace/journey.js';
-import { planJourney } from '../trace/plan.js';
+import { listenersOf } from '../trace/listeners.js';
+import { type JourneyPlan, planJourney } from '../trace/plan.js';
 import { buildWorld } from '../trace/world.js';
 import { readClusterSources } from './cluster-input.js';
 import { EXIT, UserError } from './errors.js';
@@ -22,6 +26,11 @@ export interface TraceFlags {
   readonly proto: string;
   readonly set?: string[];
   readonly roundTrip?: boolean;
+  readonly host?: string;
+  readonly path?: string;
+  readonly header?: string[];
+  readonly tcp?: boolean;
+  readonly clientIp?: string;
   readonly verbose?: boolean;
   readonly json?: boolean;
 }
@@ -37,7 +46,22 @@ export function runTrace(flags: TraceFlags, stdout: NodeJS.WritableStream & { is
   const cluster = loadCluster(readClusterSources(flags.filename), { patches });
   const world = buildWorld(cluster);
   const plan = planJourney(world, { from: flags.from, to: flags.to, via: flags.via, proto: flags.proto, roundTrip: flags.roundTrip === true });
-  const outcomes = traceJourney(plan.input);
+  const clientIP = flags.clientIp !== undefined ? parseStrategySpec(flags.clientIp) : undefined;
+  const http = flags.tcp ? undefined : requestHead(plan, flags);
+  const lbAt = (dst: string) => plan.input.loadBalancers(dst);
+  const outcomes = traceConnection({
+    first: plan.input,
+    clientAddress: plan.clientAddress,
+    http,
+    listenerAt: listenersOf(world, { clientIP, protocol: plan.input.packet.protocol, loadBalancerAt: (o) => lbAt(o.packet.dst) }),
+    firstProxyHeader: (o) => {
+      // A passthrough LB that writes PROXY protocol (AWS NLB): the header names the client and the VIP it called.
+      const vip = plan.loadBalancerAddress;
+      const lb = vip && o.steps.some((s) => s.state === 'ARRIVE_AT_LOAD_BALANCER') ? lbAt(vip) : undefined;
+      const p = plan.input.packet;
+      return lb && lb.mode === 'passthrough' && lb.proxyProtocol ? { version: lb.proxyProtocol, source: formatEndpoint(p.source, p.sourcePort), destination: vip! } : undefined;
+    },
+  });
   const client = plan.clientAddress;
   const groups = groupOutcomes(outcomes);
   const findings = findingsOf(plan, outcomes, client);
@@ -59,4 +83,18 @@ export function runTrace(flags: TraceFlags, stdout: NodeJS.WritableStream & { is
     stdout.write(renderJourney({ from: plan.from, to: plan.to, protocol: flags.proto, outcomes, groups, findings, notes }, styleFor(stdout), flags.verbose === true));
   }
   return outcomes.some((o) => o.disposition === 'undetermined') ? EXIT.undetermined : EXIT.ok;
+}
+
+/** The HTTP request the client sends: Host and path from the flags or the target, header fields as given. */
+function requestHead(plan: JourneyPlan, flags: TraceFlags): HttpRequestHead {
+  const headers: HeaderField[] = [];
+  for (const h of flags.header ?? []) {
+    const i = h.indexOf(':');
+    if (i <= 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h.slice(0, i).trim())) throw new UserError(`--header ${JSON.stringify(h)}: expected NAME: VALUE, e.g. 'X-Forwarded-For: 1.2.3.4'`);
+    headers.push([h.slice(0, i).trim(), h.slice(i + 1).trim()]);
+  }
+  const host = flags.host ?? plan.httpHost;
+  const path = flags.path ?? plan.httpPath ?? '/';
+  if (!path.startsWith('/')) throw new UserError(`--path ${path}: must start with /`);
+  return { method: 'GET', host, path, scheme: 'http', headers: [['Host', host], ...headers] };
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { formatNetwork, type IPNetwork, parseNetwork } from '../net/index.js';
-import type { CloudLoadBalancer, ExternalClient, LoadBalancerDelivery, PodNetwork } from './model.js';
+import type { AppSpec, ClientIPStrategySpec, CloudLoadBalancer, ExternalClient, PodNetwork, ReverseProxy, ServiceLoadBalancer } from './model.js';
 import type { IPFamily, KubeProxyConfiguration } from './objects.js';
 import { Assumptions, DEFAULTS_SOURCE } from './assumptions.js';
 import { checkCIDR, compact, Fields } from './fields.js';
@@ -52,8 +52,97 @@ export interface Environment {
   /** Cluster-wide kube-proxy settings, over the KubeProxyConfiguration or ConfigMap if one is given. */
   kubeProxy?: KubeProxyConfiguration;
   externalClients?: ExternalClient[];
-  /** How the cloud's load balancers hand packets to nodes. */
-  loadBalancer?: { delivery?: LoadBalancerDelivery };
+  /** The cloud's load balancers: how they carry connections and hand them to the cluster. */
+  loadBalancer?: CloudLoadBalancer;
+  /** Per LoadBalancer Service, over `loadBalancer` and the Service's annotations. */
+  loadBalancers?: ServiceLoadBalancer[];
+  /** Reverse proxies running in the cluster (Envoy, HAProxy, an ingress gateway). */
+  proxies?: ReverseProxy[];
+  /** The applications: protocol, PROXY protocol, and how each finds the client's IP. */
+  apps?: AppSpec[];
+}
+
+const LB_FIELDS = ['delivery', 'mode', 'proxyProtocol', 'sourceAddress', 'product'];
+
+function decodeLoadBalancer(f: Fields): CloudLoadBalancer {
+  f.only(LB_FIELDS);
+  return compact({
+    delivery: f.oneOf('delivery', ['VIP', 'NodePort', 'Pod'] as const),
+    mode: f.oneOf('mode', ['passthrough', 'proxy', 'http'] as const),
+    proxyProtocol: proxyVersion(f, 'proxyProtocol'),
+    sourceAddress: f.ip('sourceAddress'),
+    product: f.string('product'),
+  });
+}
+
+function proxyVersion(f: Fields, key: string): 1 | 2 | undefined {
+  const v = f.raw(key);
+  if (v === undefined) return undefined;
+  if (v === 1 || v === 2 || v === 'v1' || v === 'v2') return v === 1 || v === 'v1' ? 1 : 2;
+  f.report.error(key, invalid(v, 'must be v1 or v2 (the PROXY protocol version)'));
+  return undefined;
+}
+
+/** `Deployment/NS/NAME` (StatefulSet, DaemonSet, ReplicaSet too) or `pod/NS/NAME`. */
+function workloadRef(f: Fields, key: string): string {
+  const v = f.string(key, { required: true }) ?? '';
+  if (v && !/^(Deployment|StatefulSet|DaemonSet|ReplicaSet|pod)\/[^/]+\/[^/]+$/.test(v)) {
+    f.report.error(key, invalid(v, 'must be KIND/NAMESPACE/NAME with KIND Deployment, StatefulSet, DaemonSet, ReplicaSet or pod'));
+  }
+  return v;
+}
+
+function decodeReverseProxy(f: Fields): ReverseProxy {
+  f.only(['name', 'workload', 'port', 'type', 'mode', 'acceptProxyProtocol', 'useRemoteAddress', 'xffNumTrustedHops', 'forwardFor', 'sendProxyProtocol', 'upstream']);
+  const type = f.oneOf('type', ['envoy', 'haproxy'] as const, { required: true }) ?? 'envoy';
+  const p: ReverseProxy = compact({
+    name: f.string('name', { required: true }) ?? '',
+    workload: workloadRef(f, 'workload'),
+    port: f.integer('port', { required: true, min: 1, max: 65535 }) ?? 0,
+    type,
+    mode: f.oneOf('mode', ['http', 'tcp'] as const) ?? 'http',
+    acceptProxyProtocol: f.boolean('acceptProxyProtocol'),
+    useRemoteAddress: f.boolean('useRemoteAddress'),
+    xffNumTrustedHops: f.integer('xffNumTrustedHops', { min: 0, max: 64 }),
+    forwardFor: f.boolean('forwardFor'),
+    sendProxyProtocol: proxyVersion(f, 'sendProxyProtocol'),
+    upstream: f.string('upstream', { required: true }) ?? '',
+  });
+  if (type === 'haproxy' && (p.useRemoteAddress !== undefined || p.xffNumTrustedHops !== undefined)) f.report.error('type', invalid(type, 'useRemoteAddress and xffNumTrustedHops are Envoy settings'));
+  if (type === 'envoy' && p.forwardFor !== undefined) f.report.error('forwardFor', invalid(p.forwardFor, "an HAProxy setting (option forwardfor); Envoy appends with useRemoteAddress"));
+  if (p.upstream && !/^svc\/[^/]+\/[^/:]+(:[^:]+)?$/.test(p.upstream) && !/^(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:.]+\]):\d+$/.test(p.upstream)) {
+    f.report.error('upstream', invalid(p.upstream, 'must be svc/NS/NAME[:PORT] or IP:PORT'));
+  }
+  return p;
+}
+
+const STRATEGIES = ['RemoteAddr', 'RightmostNonPrivate', 'LeftmostNonPrivate', 'RightmostTrustedCount', 'RightmostTrustedRange', 'SingleIPHeader', 'ProxyProtocol'] as const;
+
+/** A client IP strategy as the Environment writes it; also read by `--client-ip`. */
+export function decodeClientIPStrategy(f: Fields): ClientIPStrategySpec {
+  f.only(['strategy', 'header', 'trusted', 'count']);
+  const s: ClientIPStrategySpec = compact({
+    strategy: f.oneOf('strategy', STRATEGIES, { required: true }) ?? 'RemoteAddr',
+    header: f.string('header'),
+    trusted: f.cidrs('trusted'),
+    count: f.integer('count', { min: 1, max: 64 }),
+  });
+  const needsHeader = !['RemoteAddr', 'ProxyProtocol'].includes(s.strategy);
+  if (needsHeader && !s.header) f.report.error('header', `Required value: ${s.strategy} reads a header (X-Forwarded-For, Forwarded, X-Real-IP, …)`);
+  if (!needsHeader && s.header) f.report.error('header', invalid(s.header, `${s.strategy} reads no header`));
+  if (s.strategy === 'RightmostTrustedRange' && !s.trusted?.length) f.report.error('trusted', 'Required value: the trusted proxies\' CIDRs');
+  if (s.strategy === 'RightmostTrustedCount' && s.count === undefined) f.report.error('count', 'Required value: the number of trusted proxies');
+  return s;
+}
+
+function decodeApp(f: Fields): AppSpec {
+  f.only(['workload', 'protocol', 'proxyProtocol', 'clientIP']);
+  return compact({
+    workload: workloadRef(f, 'workload'),
+    protocol: f.oneOf('protocol', ['http', 'tcp'] as const),
+    proxyProtocol: f.oneOf('proxyProtocol', ['none', 'optional', 'require'] as const),
+    clientIP: f.object('clientIP', decodeClientIPStrategy),
+  });
 }
 
 function decodeEnvironmentNode(f: Fields): EnvironmentNode {
@@ -91,16 +180,28 @@ export function decodeEnvironment(f: Fields): Environment {
     nodeNetwork: f.object('nodeNetwork', (n) => compact({ cidrs: n.cidrs('cidrs') })),
     nodes: f.objects('nodes', decodeEnvironmentNode),
     kubeProxy: f.object('kubeProxy', decodeKubeProxyConfiguration),
-    loadBalancer: f.object('loadBalancer', (l) => compact({ delivery: l.oneOf('delivery', ['VIP', 'NodePort'] as const) })),
+    loadBalancer: f.object('loadBalancer', decodeLoadBalancer),
+    loadBalancers: f.objects('loadBalancers', (l) => {
+      const service = l.string('service', { required: true }) ?? '';
+      if (service && !/^[^/]+\/[^/]+$/.test(service)) l.report.error('service', invalid(service, 'must be NAMESPACE/NAME'));
+      const rest = Fields.of(Object.fromEntries(l.keys().filter((k) => k !== 'service').map((k) => [k, l.raw(k)])), l.report);
+      return { service, ...(rest ? decodeLoadBalancer(rest) : {}) };
+    }),
+    proxies: f.objects('proxies', decodeReverseProxy),
+    apps: f.objects('apps', decodeApp),
     externalClients: f.objects('externalClients', (c) => ({
       name: c.string('name', { required: true }) ?? '',
       address: c.ip('address', { required: true }) ?? '',
     })),
   });
-  const seen = (key: 'nodes' | 'externalClients', names: string[]) =>
+  const seen = (key: 'nodes' | 'externalClients' | 'proxies' | 'loadBalancers' | 'apps', names: string[]) =>
     names.forEach((n, i) => names.indexOf(n) < i && f.report.error(`${key}[${i}].name`, duplicate(n)));
+  f.only(['apiVersion', 'kind', 'metadata', 'serviceCIDRs', 'serviceNodePortRange', 'podNetwork', 'nodeNetwork', 'nodes', 'kubeProxy', 'externalClients', 'loadBalancer', 'loadBalancers', 'proxies', 'apps']);
   seen('nodes', (env.nodes ?? []).map((n) => n.name));
   seen('externalClients', (env.externalClients ?? []).map((c) => c.name));
+  seen('proxies', (env.proxies ?? []).map((p) => p.name));
+  seen('loadBalancers', (env.loadBalancers ?? []).map((l) => l.service));
+  seen('apps', (env.apps ?? []).map((a) => a.workload));
   return env;
 }
 
@@ -122,6 +223,9 @@ export interface Settings {
   externalClients: ExternalClient[];
   /** Given in the Environment; without it, a trace assumes NodePort delivery and says so. */
   loadBalancer?: CloudLoadBalancer;
+  loadBalancers?: ServiceLoadBalancer[];
+  proxies?: ReverseProxy[];
+  apps?: AppSpec[];
 }
 
 const DEFAULT_SERVICE_CIDR: Record<IPFamily, string> = { IPv4: '10.96.0.0/12', IPv6: 'fd00:10:96::/112' };
@@ -207,7 +311,10 @@ export function resolveSettings(
     nodeNetworkAssumed: !e?.nodeNetwork?.cidrs,
     nodePortRange,
     externalClients: e?.externalClients ?? [],
-    ...(e?.loadBalancer?.delivery ? { loadBalancer: { delivery: e.loadBalancer.delivery } } : {}),
+    ...(e?.loadBalancer ? { loadBalancer: e.loadBalancer } : {}),
+    ...(e?.loadBalancers ? { loadBalancers: e.loadBalancers } : {}),
+    ...(e?.proxies ? { proxies: e.proxies } : {}),
+    ...(e?.apps ? { apps: e.apps } : {}),
   };
 }
 

@@ -64,6 +64,11 @@ export class Fields {
     return v !== undefined && v !== null;
   }
 
+  /** Report every field not in `known` (for kubepath's own kinds, where a typo must not pass unnoticed). */
+  only(known: readonly string[]): void {
+    for (const k of this.keys()) if (!known.includes(k)) this.report.error(k, `Unsupported field: expected one of ${known.join(', ')}`);
+  }
+
   /** The field's value as given (null as undefined). */
   raw(key: string): unknown {
     return this.#object[key] ?? undefined;

@@ -84,11 +84,82 @@ export interface PodNetwork {
 }
 
 /** How a cloud load balancer hands packets to nodes: with the LB IP as destination (GCP, UCloud ULB4), or to nodeIP:nodePort. */
-export type LoadBalancerDelivery = 'VIP' | 'NodePort';
+/** Where a cloud load balancer sends: to nodes with its own IP as destination, to nodeIP:nodePort, or straight to the pods. */
+export type LoadBalancerDelivery = 'VIP' | 'NodePort' | 'Pod';
 
-/** The cloud's L4 load balancers (passthrough: the client address is kept). */
+/**
+ * How a cloud load balancer carries a connection: `passthrough` forwards the client's packets
+ * (the client address is kept), `proxy` opens a new TCP connection from its own address
+ * (optionally starting with a PROXY protocol header), `http` is an L7 proxy that appends the
+ * client to X-Forwarded-For.
+ */
+export type LoadBalancerMode = 'passthrough' | 'proxy' | 'http';
+
+/** The cloud's load balancers, as the Environment describes them (every field optional: the Service's annotations and defaults fill in). */
 export interface CloudLoadBalancer {
-  delivery: LoadBalancerDelivery;
+  delivery?: LoadBalancerDelivery;
+  mode?: LoadBalancerMode;
+  /** `proxy`: the PROXY protocol version it writes before the client's bytes. */
+  proxyProtocol?: 1 | 2;
+  /** `proxy`, `http`: the LB's own address, the source of its connections to the backends. */
+  sourceAddress?: string;
+  /** A name for reports, e.g. `Alibaba SLB`, `UCloud ULB7`. */
+  product?: string;
+}
+
+/** One LoadBalancer Service's load balancer, over the cluster-wide one and the Service's annotations. */
+export interface ServiceLoadBalancer extends CloudLoadBalancer {
+  /** `NS/NAME` of the Service. */
+  service: string;
+}
+
+/** Pods by the workload that owns them, `Deployment/NS/NAME` (also StatefulSet, DaemonSet, ReplicaSet), or one pod, `pod/NS/NAME`. */
+export type WorkloadRef = string;
+
+/**
+ * A reverse proxy in the cluster the user describes (an Envoy, an HAProxy, an ingress gateway):
+ * where it runs and listens, what it does to the client's address, where it sends.
+ */
+export interface ReverseProxy {
+  name: string;
+  workload: WorkloadRef;
+  /** The port it listens on in its pods. */
+  port: number;
+  type: 'envoy' | 'haproxy';
+  /** `http` reads and rewrites headers; `tcp` forwards bytes. */
+  mode: 'http' | 'tcp';
+  /** Its listener requires a PROXY protocol header (Envoy's proxy_protocol listener filter, HAProxy's `accept-proxy`). */
+  acceptProxyProtocol?: boolean;
+  /** Envoy: `use_remote_address`. */
+  useRemoteAddress?: boolean;
+  /** Envoy: `xff_num_trusted_hops`. */
+  xffNumTrustedHops?: number;
+  /** HAProxy: `option forwardfor`. */
+  forwardFor?: boolean;
+  /** It writes a PROXY protocol header to its upstream (HAProxy `send-proxy`/`send-proxy-v2`). */
+  sendProxyProtocol?: 1 | 2;
+  /** Where it sends: `svc/NS/NAME[:PORT]` or `IP:PORT`. */
+  upstream: string;
+}
+
+/** How a client IP strategy is configured (kubepath/clientip's strategies). */
+export interface ClientIPStrategySpec {
+  strategy: 'RemoteAddr' | 'RightmostNonPrivate' | 'LeftmostNonPrivate' | 'RightmostTrustedCount' | 'RightmostTrustedRange' | 'SingleIPHeader' | 'ProxyProtocol';
+  /** The header it reads (X-Forwarded-For, Forwarded, X-Real-IP, …). */
+  header?: string;
+  /** RightmostTrustedRange: the trusted proxies' ranges. */
+  trusted?: string[];
+  /** RightmostTrustedCount: the number of trusted proxies in front. */
+  count?: number;
+}
+
+/** The application in a workload's pods: what it speaks and how it finds the client's IP. */
+export interface AppSpec {
+  workload: WorkloadRef;
+  protocol?: 'http' | 'tcp';
+  /** Whether its listener reads a PROXY protocol header (kubepath/clientip's `acceptProxyProtocol` policy). */
+  proxyProtocol?: 'none' | 'optional' | 'require';
+  clientIP?: ClientIPStrategySpec;
 }
 
 export interface Cluster {
@@ -106,6 +177,12 @@ export interface Cluster {
   /** Networks the nodes' InternalIPs are in (given, or kubepath's default), one per family. */
   nodeNetwork?: string[];
   loadBalancer?: CloudLoadBalancer;
+  /** Per-Service load balancers given in the Environment. */
+  loadBalancers?: ServiceLoadBalancer[];
+  /** Reverse proxies the Environment describes. */
+  proxies?: ReverseProxy[];
+  /** Applications the Environment describes (others: HTTP, the TCP peer as client IP). */
+  apps?: AppSpec[];
   assumptions: Assumption[];
   ignored: IgnoredObject[];
   /** Oddities that do not stop the load (e.g. a pod IP outside its node's podCIDR). Set by loadCluster. */

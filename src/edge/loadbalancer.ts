@@ -8,7 +8,9 @@
  *
  * @module
  */
-import type { LoadBalancerDelivery } from '../cluster/index.js';
+import type { CloudLoadBalancer, LoadBalancerDelivery, LoadBalancerMode } from '../cluster/index.js';
+import type { Service } from '../cluster/objects.js';
+import { type ConnectionPayload, type HeaderChange, headerValues, hostOf, type ProxyDecision, setHeader } from './request.js';
 import { type HealthCheckResponse, healthCheckResponse, type HealthCheckService } from '../kubeproxy/index.js';
 
 /** One backend node as the load balancer sees it. */
@@ -42,10 +44,17 @@ export interface LoadBalancerInput {
   healthCheckNodePort: number;
   delivery: LoadBalancerDelivery;
   backends: readonly LoadBalancerBackend[];
+  /** Delivery `Pod`: the Service's ready endpoints, which the LB sends to directly. */
+  pods?: readonly { pod: string; address: string; port: number }[];
 }
 
 /** The health check verdicts and the share of each node. */
 export function chooseBackends(lb: LoadBalancerInput): BackendChoice[] {
+  if (lb.delivery === 'Pod') {
+    // Pod IPs as targets: the LB checks the pods themselves; a ready endpoint passes.
+    const pods = lb.pods ?? [];
+    return pods.map((p) => ({ node: p.pod, address: p.address, healthy: true, probability: 1 / pods.length, destination: { address: p.address, port: p.port } }));
+  }
   const choices = lb.backends.map((b): Omit<BackendChoice, 'probability'> => {
     const destination = lb.delivery === 'VIP' ? { address: lb.vip, port: lb.port } : { address: b.address, port: lb.nodePort };
     if (!lb.externalPolicyLocal) return { node: b.node, address: b.address, healthy: true, destination };
@@ -57,4 +66,128 @@ export function chooseBackends(lb: LoadBalancerInput): BackendChoice[] {
   });
   const healthy = choices.filter((c) => c.healthy).length;
   return choices.map((c) => ({ ...c, probability: c.healthy ? 1 / healthy : 0 }));
+}
+
+/** A load balancer's settings and where each came from. */
+export interface ResolvedLoadBalancer {
+  mode: LoadBalancerMode;
+  delivery: LoadBalancerDelivery;
+  proxyProtocol?: 1 | 2;
+  sourceAddress?: string;
+  product: string;
+  /** `mode: proxy (annotation service.beta.kubernetes.io/aws-load-balancer-proxy-protocol)`, … */
+  origin: string[];
+}
+
+interface AnnotationRule {
+  annotation: string;
+  /** What the annotation's value makes of the LB, or undefined when the value changes nothing. */
+  read: (value: string, annotations: Readonly<Record<string, string>>) => CloudLoadBalancer | undefined;
+}
+
+const AWS = 'service.beta.kubernetes.io/aws-load-balancer-';
+const ALIBABA = 'service.beta.kubernetes.io/alibaba-cloud-loadbalancer-';
+
+function awsNlb(a: Readonly<Record<string, string>>): boolean {
+  const t = a[`${AWS}type`];
+  return t === 'nlb' || t === 'external' || t === 'nlb-ip';
+}
+
+/**
+ * What clouds' Service annotations say about the load balancer. In order: a later rule's fields
+ * win over an earlier one's.
+ */
+const ANNOTATION_RULES: readonly AnnotationRule[] = [
+  {
+    // Without a type the in-tree provider makes a classic ELB, a TCP proxy; an NLB passes packets through.
+    annotation: `${AWS}type`,
+    read: (v) => (v === 'nlb' || v === 'external' || v === 'nlb-ip' ? { mode: 'passthrough', product: 'AWS NLB' } : undefined),
+  },
+  {
+    annotation: `${AWS}nlb-target-type`,
+    read: (v) => (v === 'ip' ? { delivery: 'Pod', product: 'AWS NLB (IP targets)' } : undefined),
+  },
+  {
+    annotation: `${AWS}backend-protocol`,
+    read: (v, a) => (!awsNlb(a) && (v === 'http' || v === 'https') ? { mode: 'http', product: 'AWS classic ELB (HTTP listener)' } : undefined),
+  },
+  {
+    annotation: `${AWS}proxy-protocol`,
+    read: (v, a) => (v === '*' ? (awsNlb(a) ? { proxyProtocol: 2, product: 'AWS NLB' } : { mode: 'proxy', proxyProtocol: 1, product: 'AWS classic ELB' }) : undefined),
+  },
+  {
+    annotation: `${ALIBABA}protocol-port`,
+    read: (v) => (/(^|,)\s*https?:/i.test(v) ? { mode: 'http', product: 'Alibaba Cloud SLB (HTTP listener)' } : undefined),
+  },
+  {
+    annotation: `${ALIBABA}proxy-protocol`,
+    read: (v) => (v === 'on' ? { mode: 'proxy', proxyProtocol: 2, product: 'Alibaba Cloud SLB (TCP, PROXY protocol)' } : undefined),
+  },
+  {
+    annotation: 'service.beta.kubernetes.io/ucloud-load-balancer-vserver-protocol',
+    read: (v) => (v.toLowerCase() === 'http' || v.toLowerCase() === 'https' ? { mode: 'http', product: 'UCloud ULB7' } : v.toLowerCase() === 'tcp' || v.toLowerCase() === 'udp' ? { mode: 'passthrough', product: 'UCloud ULB4' } : undefined),
+  },
+];
+
+/**
+ * The load balancer of a LoadBalancer Service: the Environment's per-Service entry over the
+ * Service's cloud annotations over the Environment's cluster-wide `loadBalancer`, over the
+ * defaults (passthrough, to nodeIP:nodePort).
+ */
+export function resolveLoadBalancer(svc: Service, cluster: CloudLoadBalancer | undefined, perService: CloudLoadBalancer | undefined): ResolvedLoadBalancer {
+  const origin: string[] = [];
+  let lb: ResolvedLoadBalancer = { mode: 'passthrough', delivery: 'NodePort', product: 'cloud load balancer', origin };
+  const apply = (c: CloudLoadBalancer, from: string) => {
+    for (const [k, v] of Object.entries(c) as [keyof CloudLoadBalancer, unknown][]) {
+      if (v === undefined) continue;
+      lb = { ...lb, [k]: v };
+      if (k !== 'product') origin.push(`${k}: ${String(v)} (${from})`);
+    }
+  };
+  if (cluster) apply(cluster, 'Environment loadBalancer');
+  const annotations = svc.metadata.annotations ?? {};
+  for (const rule of ANNOTATION_RULES) {
+    const v = annotations[rule.annotation];
+    const c = v === undefined ? undefined : rule.read(v, annotations);
+    if (c) apply(c, `annotation ${rule.annotation}: "${v}"`);
+  }
+  if (perService) apply(perService, `Environment loadBalancers[${svc.metadata.namespace}/${svc.metadata.name}]`);
+  if (lb.mode === 'passthrough' && lb.proxyProtocol) {
+    // A PROXY header needs a proxy to write it: a passthrough LB that sends one (AWS NLB) keeps the packets' addresses too.
+    origin.push(`proxyProtocol v${lb.proxyProtocol} on a passthrough LB: the client address is kept and also written in the header`);
+  }
+  return { ...lb, origin };
+}
+
+/**
+ * What a proxying cloud LB does to the request. `proxy`: bytes unchanged on a new connection,
+ * optionally after a PROXY header naming the client. `http`: the client appended to
+ * X-Forwarded-For (an existing field kept: ALB, SLB and ULB7 append), X-Forwarded-Proto and
+ * X-Forwarded-Port set to the listener's.
+ */
+export function cloudLoadBalancerDecision(lb: { mode: LoadBalancerMode; proxyProtocol?: 1 | 2 | undefined; product: string }, payload: ConnectionPayload): ProxyDecision {
+  const client = hostOf(payload.peer);
+  if (lb.mode !== 'http' || !payload.http) {
+    return {
+      kind: 'forward',
+      clientAddress: client,
+      clientAddressWhy: 'the TCP peer of the connection it accepted',
+      upstream: { ...(lb.proxyProtocol ? { proxyHeader: { version: lb.proxyProtocol } } : {}), ...(payload.http ? { http: payload.http } : {}) },
+      changes: [],
+      notes: lb.mode === 'http' ? ['an HTTP listener got no HTTP request (raw TCP): nothing is added'] : [],
+    };
+  }
+  const h = payload.http;
+  const before = headerValues(h.headers, 'X-Forwarded-For');
+  const xff = [...before, client].join(', ');
+  const port = payload.local.slice(payload.local.lastIndexOf(':') + 1);
+  let headers = setHeader(h.headers, 'X-Forwarded-For', xff);
+  headers = setHeader(headers, 'X-Forwarded-Proto', h.scheme);
+  headers = setHeader(headers, 'X-Forwarded-Port', port);
+  const changes: HeaderChange[] = [
+    { header: 'X-Forwarded-For', before: before.length ? before.join(', ') : undefined, after: xff, why: `the ${lb.product} appends the address it got the connection from` },
+    { header: 'X-Forwarded-Proto', before: headerValues(h.headers, 'X-Forwarded-Proto')[0], after: h.scheme, why: 'the scheme of its listener' },
+    { header: 'X-Forwarded-Port', before: headerValues(h.headers, 'X-Forwarded-Port')[0], after: port, why: 'the port of its listener' },
+  ];
+  return { kind: 'forward', clientAddress: client, clientAddressWhy: 'the TCP peer of the connection it accepted', upstream: { http: { ...h, headers } }, changes, notes: [] };
 }

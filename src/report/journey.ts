@@ -51,7 +51,7 @@ export function renderJourney(r: JourneyReport, style: Style, verbose = false): 
       if (line) out.push(line);
     }
     out.push(`  path: ${drawPath(o.path, o.endpoint, style)}`);
-    if (o.disposition === 'deliver') out.push(`  ${style.bold('the app sees')} client_address = ${style.bold(o.app.client_address ?? '')} (peer ${o.app.peer})`);
+    if (o.disposition === 'deliver') out.push(...appLines(o, style));
     else out.push(`  ${style.red(o.disposition)}: ${o.reason}`);
     if (o.reply) {
       out.push(`  reply: ${o.reply.accepted ? style.green('accepted') : style.red('lost')}: ${o.reply.reason}`);
@@ -65,10 +65,13 @@ export function renderJourney(r: JourneyReport, style: Style, verbose = false): 
   });
   out.push('');
   out.push(style.bold('outcomes'));
-  const rows = [['PROBABILITY', 'END', 'APP SEES', 'ENDPOINTS', 'WHY'].map(style.dim)];
+  // The client IP column, when an application's strategy answers other than its TCP peer (or can be fooled).
+  const strategies = r.groups.some((g) => g.client_ip !== undefined && (g.client_ip !== g.client_address || g.forgeable));
+  const rows = [['PROBABILITY', 'END', 'APP SEES', ...(strategies ? ['CLIENT IP'] : []), 'ENDPOINTS', 'WHY'].map(style.dim)];
   for (const g of r.groups) {
     const end = g.disposition === 'deliver' ? style.green('deliver') : style.red(g.disposition);
-    rows.push([percent(g.probability), end, g.client_address ?? '-', g.endpoints.join(', ') || '-', g.disposition === 'deliver' ? `${g.branches.length} branch${g.branches.length === 1 ? '' : 'es'}` : g.reason]);
+    const ip = g.disposition !== 'deliver' ? '-' : `${g.client_ip ?? 'none'}${g.forgeable ? style.red(' (forgeable)') : ''}`;
+    rows.push([percent(g.probability), end, g.client_address ?? '-', ...(strategies ? [ip] : []), g.endpoints.join(', ') || '-', g.disposition === 'deliver' ? `${g.branches.length} branch${g.branches.length === 1 ? '' : 'es'}` : g.reason]);
   }
   out.push(table(rows, style));
   if (r.findings.length > 0) {
@@ -77,9 +80,23 @@ export function renderJourney(r: JourneyReport, style: Style, verbose = false): 
     for (const f of r.findings) {
       out.push(`  ${f.severity === 'warning' ? style.yellow('!') : style.cyan('i')} ${f.title}`);
       out.push(`    ${f.detail}`);
-      if (f.fix) out.push(`    fix: --set '${f.fix}'`);
+      if (f.fix) out.push(`    fix: ${/^[a-z]+\/[^ ]*=/.test(f.fix) ? `--set '${f.fix}'` : f.fix}`);
       if (f.cost) out.push(`    cost: ${f.cost}`);
     }
   }
   return out.join('\n') + '\n';
+}
+
+/** What the application got and makes of it. */
+function appLines(o: JourneyOutcome, style: Style): string[] {
+  const a = o.app;
+  const out = [`  ${style.bold('the app sees')} client_address = ${style.bold(a.client_address ?? '')} (peer ${a.peer})`];
+  if (a.proxy_header) out.push(`    PROXY v${a.proxy_header.version} header: ${a.proxy_header.source} -> ${a.proxy_header.destination}`);
+  for (const [n, v] of a.headers ?? []) if (/^(x-forwarded-|x-real-ip$|forwarded$|x-original-forwarded-for$|x-envoy-external-address$)/i.test(n)) out.push(`    ${n}: ${v}`);
+  if (a.strategy !== undefined) {
+    const ok = a.client_ip === a.true_client;
+    const ip = a.client_ip ?? 'no address';
+    out.push(`    client IP by ${a.strategy}: ${ok ? style.green(ip) : style.yellow(ip)}${a.forgeable ? style.red(' — forgeable: a client-sent header decides it') : ''}`);
+  }
+  return out;
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ConnectionOutcome } from './connection.js';
 import type { JourneyOutcome } from './journey.js';
 import type { JourneyPlan } from './plan.js';
 
@@ -12,6 +13,10 @@ export interface OutcomeGroup {
   probability: number;
   disposition: JourneyOutcome['disposition'];
   client_address: string | null;
+  /** The client IP the application's strategy resolves (when it runs one). */
+  client_ip?: string | null;
+  /** A client can make the application take an address of its choosing. */
+  forgeable?: boolean;
   endpoints: string[];
   reason: string;
   /** Indexes into the outcomes. */
@@ -21,8 +26,17 @@ export interface OutcomeGroup {
 export function groupOutcomes(outcomes: readonly JourneyOutcome[]): OutcomeGroup[] {
   const groups = new Map<string, OutcomeGroup>();
   outcomes.forEach((o, i) => {
-    const key = o.disposition === 'deliver' ? `deliver ${o.app.client_address}` : `${o.disposition} ${o.reason}`;
-    const g = groups.get(key) ?? { probability: 0, disposition: o.disposition, client_address: o.app.client_address, endpoints: [], reason: o.reason, branches: [] };
+    const key = o.disposition === 'deliver' ? `deliver ${o.app.client_address} ${o.app.client_ip} ${o.app.forgeable}` : `${o.disposition} ${o.reason}`;
+    const g = groups.get(key) ?? {
+      probability: 0,
+      disposition: o.disposition,
+      client_address: o.app.client_address,
+      ...(o.app.client_ip !== undefined ? { client_ip: o.app.client_ip } : {}),
+      ...(o.app.forgeable !== undefined ? { forgeable: o.app.forgeable } : {}),
+      endpoints: [],
+      reason: o.reason,
+      branches: [],
+    };
     g.probability += o.probability;
     if (o.endpoint && !g.endpoints.includes(o.endpoint)) g.endpoints.push(o.endpoint);
     g.branches.push(i);
@@ -40,9 +54,76 @@ export interface Finding {
   cost?: string;
 }
 
+/** The Service whose external traffic was masqueraded in these steps (KUBE-EXT-… "masquerade traffic for NS/NAME external destinations"). */
+function masqueradedService(o: JourneyOutcome): string | undefined {
+  for (const s of o.steps) {
+    const m = /"masquerade traffic for ([^ ]+) external destinations"/.exec(s.detail);
+    if (s.state === 'APPLY_IPTABLES_RULE' && m) return m[1]!.replace(/:[^:]*$/, '');
+  }
+  return undefined;
+}
+
+function add(out: Finding[], f: Finding): void {
+  if (!out.some((x) => x.title === f.title && x.fix === f.fix)) out.push(f);
+}
+
+/** Findings of connections across proxies: the hop that lost the client's address or let a forged one through, and its fix. */
+function chainFindings(outcomes: readonly ConnectionOutcome[], client: string, out: Finding[]): void {
+  for (const o of outcomes) {
+    if (o.disposition !== 'deliver') continue;
+    const app = o.app;
+    if (app.client_ip !== client) {
+      const idx = o.hops.findIndex((h) => h.clientAddress !== client);
+      const hop = idx >= 0 ? o.hops[idx]! : undefined;
+      const before = idx > 0 ? o.hops[idx - 1] : undefined;
+      const svc = masqueradedService(o);
+      if (hop?.received && hop.advice?.ignored) {
+        add(out, { severity: 'warning', title: `${hop.name} (${hop.at}) takes ${hop.clientAddress} for the client, not ${client}`, detail: hop.advice.ignored.detail, fix: hop.advice.ignored.fix });
+      } else if (hop && !hop.received && before?.advice?.lost) {
+        add(out, { severity: 'warning', title: `the client's address does not get past ${before.name} (${before.at})`, detail: before.advice.lost.detail, fix: before.advice.lost.fix });
+      } else if (hop && !hop.received && svc) {
+        add(out, {
+          severity: 'warning',
+          title: `${hop.name} (${hop.at}) sees ${hop.clientAddress}, not the client ${client}`,
+          detail: `the connection to it went through svc/${svc} with externalTrafficPolicy: Cluster, and kube-proxy masqueraded it (see the NAT steps); every hop after it can only pass on that address`,
+          fix: `svc/${svc}.spec.externalTrafficPolicy=Local`,
+          cost: 'nodes without a ready endpoint of it then drop the traffic; the load balancer\'s health checks on healthCheckNodePort steer around them',
+        });
+      } else if (o.clientReachedApp && app.client_ip !== undefined) {
+        add(out, {
+          severity: 'warning',
+          title: `the application's ${app.strategy} gives ${app.client_ip ?? 'no address'}, not ${client}`,
+          detail: `the client's address reaches the application (${app.proxy_header ? 'in the PROXY header' : 'in the header fields'}) but its strategy does not read it there`,
+          fix: app.proxy_header ? 'apps[].proxyProtocol: require and apps[].clientIP.strategy: RemoteAddr (the PROXY header\'s source becomes the peer)' : `apps[].clientIP: {strategy: RightmostTrustedRange, header: X-Forwarded-For, trusted: [the proxies' addresses, e.g. ${app.client_address}/32]} (or --client-ip)`,
+        });
+      } else if (!hop && o.hops.length > 0) {
+        const last = o.hops[o.hops.length - 1]!;
+        if (svc) {
+          add(out, { severity: 'warning', title: `the application sees ${app.client_address}, not ${client}`, detail: `after ${last.name}, the connection went through svc/${svc} with externalTrafficPolicy: Cluster and was masqueraded, and nothing above TCP carried the client's address`, fix: `svc/${svc}.spec.externalTrafficPolicy=Local` });
+        } else if (last.advice?.lost) {
+          add(out, { severity: 'warning', title: `the client's address does not get past ${last.name} (${last.at})`, detail: last.advice.lost.detail, fix: last.advice.lost.fix });
+        }
+      }
+    }
+    if (app.forgeable) {
+      const at = o.forgedAt === 'application' ? undefined : o.hops.find((h) => h.at === o.forgedAt);
+      add(out, {
+        severity: 'warning',
+        title: `a client can choose the address the application sees`,
+        detail: at
+          ? `${at.name} (${at.at}) believes an X-Forwarded-For / X-Real-IP the client writes itself (replayed with ${'198.51.100.66'}): ${at.advice?.forged?.detail ?? at.why}`
+          : `the application's ${app.strategy} reads a header field the client can write itself (replayed with 198.51.100.66): it must only trust what its own proxies add`,
+        ...(at?.advice?.forged ? { fix: at.advice.forged.fix } : { fix: `apps[].clientIP: {strategy: RightmostTrustedRange, header: X-Forwarded-For, trusted: [your proxies' addresses]} (or --client-ip)` }),
+      });
+    }
+  }
+}
+
 /** Findings for one journey. `clientAddress` is the address the client sent from. */
-export function findingsOf(plan: JourneyPlan, outcomes: readonly JourneyOutcome[], clientAddress: string): Finding[] {
+export function findingsOf(plan: JourneyPlan, all: readonly ConnectionOutcome[], clientAddress: string): Finding[] {
   const out: Finding[] = [];
+  chainFindings(all.filter((o) => o.hops.length > 0 || o.app.forgeable), clientAddress, out);
+  const outcomes = all.filter((o) => o.hops.length === 0);
   const svc = plan.service?.object;
   const ref = svc ? `svc/${svc.metadata.namespace}/${svc.metadata.name}` : undefined;
   const delivered = outcomes.filter((o) => o.disposition === 'deliver');
@@ -84,7 +165,7 @@ export function findingsOf(plan: JourneyPlan, outcomes: readonly JourneyOutcome[
   if (outcomes.some((o) => o.disposition === 'reject' && /has no endpoints/.test(o.steps.map((s) => s.detail).join('\n')))) {
     out.push({ severity: 'warning', title: `${ref ?? 'the Service'} has no ready endpoints`, detail: 'kube-proxy rejects connections to it (REJECT in filter KUBE-SERVICES / KUBE-EXTERNAL-SERVICES): check the selector, the pods\' readiness and their ports' });
   }
-  const replies = outcomes.filter((o) => o.reply && !o.reply.accepted);
+  const replies = all.filter((o) => o.reply && !o.reply.accepted);
   if (replies.length > 0) {
     out.push({ severity: 'warning', title: 'the reply does not reach the client as an answer', detail: replies[0]!.reply!.reason });
   }

@@ -9,7 +9,7 @@
  */
 import type { Network, NetworkHost } from '../linux/network.js';
 import { formatEndpoint, formatIP, type IPAddress, type Packet, parseIP } from '../net/index.js';
-import { ConntrackTable, type Outcome, type PacketEntry, type RuleRef, type TraceRequest } from '../netfilter/index.js';
+import { ConntrackTable, type Outcome, type PacketEntry, type RuleRef, type SocketOwner, type TraceRequest } from '../netfilter/index.js';
 import { type BackendChoice, chooseBackends, type LoadBalancerInput } from '../edge/loadbalancer.js';
 
 /** The kind of a step, in the words of GCP Connectivity Tests. */
@@ -29,7 +29,15 @@ export type StepState =
   | 'DELIVER'
   | 'DROP'
   | 'REJECT'
-  | 'UNDETERMINED';
+  | 'UNDETERMINED'
+  /** A hop that ends the client's TCP connection and opens its own: proxying LB, ingress controller, sidecar, reverse proxy. */
+  | 'ARRIVE_AT_PROXY'
+  | 'APPLY_PROXY_PROTOCOL'
+  | 'APPLY_HTTP_HEADERS'
+  /** A proxy's choice of where to send (an Ingress rule, Envoy's cluster, the LB's backend). */
+  | 'ROUTE'
+  | 'PROXY_CONNECTION'
+  | 'APPLY_CLIENT_IP_STRATEGY';
 
 export interface JourneyStep {
   state: StepState;
@@ -69,14 +77,38 @@ export interface JourneyOutcome {
   disposition: 'deliver' | 'drop' | 'reject' | 'undetermined';
   /** `pod/NS/NAME` or `node/NAME` that got the connection, or null. */
   endpoint: string | null;
-  /** What the application sees: the TCP peer address (IP) and `IP:port`. */
-  app: { client_address: string | null; peer: string | null };
+  /** What the application sees: the TCP peer address (IP) and `IP:port`, and above TCP what reached it. */
+  app: AppView;
   /** The packet as delivered (or where it ended), `SRC -> DST`. */
   packet: { src: string; dst: string };
   reason: string;
   path: PathHop[];
   steps: JourneyStep[];
   reply?: ReplyResult;
+  /** Where a delivered connection landed: the port of the socket, and for REDIRECT/TPROXY the destination the client addressed. */
+  socket?: { port: number; tproxy: boolean; originalDestination: string };
+}
+
+/** What the application got on its connection, and the client IP it makes of it. */
+export interface AppView {
+  /** The TCP peer's IP (`remote_addr`), or null when nothing was delivered. */
+  client_address: string | null;
+  /** The TCP peer, `IP:port`. */
+  peer: string | null;
+  /** The PROXY protocol header at the start of the stream, when one was sent. */
+  proxy_header?: { version: 1 | 2; source: string; destination: string; hex: string } | null;
+  /** The HTTP request's header fields as the application received them (HTTP only). */
+  headers?: [string, string][];
+  /** The application's client IP strategy, by name. */
+  strategy?: string;
+  /** The client IP it resolves (null: the strategy finds none). */
+  client_ip?: string | null;
+  /** Why, one sentence. */
+  client_ip_why?: string;
+  /** The address the client really has. */
+  true_client?: string;
+  /** A client could make the application take an address of its choosing (a header it sends reaches the strategy unchecked). */
+  forgeable?: boolean;
 }
 
 /** A LoadBalancer Service's VIP, as the journey meets it. */
@@ -85,6 +117,16 @@ export interface LoadBalancerTarget extends Omit<LoadBalancerInput, 'backends'> 
   backends: LoadBalancerInput['backends'];
   /** `--via`: the load balancer is made to send to this node, healthy or not. */
   forced?: string;
+  /** How it carries the connection (passthrough unless the Environment or the Service's annotations say otherwise). */
+  mode: 'passthrough' | 'proxy' | 'http';
+  /** `proxy`: the PROXY protocol version it writes. */
+  proxyProtocol?: 1 | 2;
+  /** `proxy`/`http`: the address it connects to the backends from. */
+  sourceAddress?: string;
+  /** What it is, for reports (`AWS classic ELB`, `UCloud ULB7`, …). */
+  product: string;
+  /** Where each setting came from (Environment, annotation, default). */
+  origin: string[];
 }
 
 export interface JourneyInput {
@@ -95,6 +137,9 @@ export interface JourneyInput {
   /** The load balancer at `VIP:port`, met when a packet leaves a client or enters the router. */
   loadBalancers: (vipPort: string) => LoadBalancerTarget | undefined;
   roundTrip?: boolean;
+  /** The sending socket's owner (`-m owner`) and mark (SO_MARK), for a connection a local proxy opens. */
+  socket?: SocketOwner;
+  mark?: number;
 }
 
 const MAX_HOPS = 24;
@@ -197,16 +242,18 @@ function lbKey(ip: IPAddress, port: number | undefined): string {
 /** The LB hop: health checks, then one branch per healthy node. */
 function viaLoadBalancer(w: Walk, st: State, lb: LoadBalancerTarget, packet: Packet): JourneyOutcome[] {
   const at = lb.service;
-  const choices = chooseBackends(lb);
+  if (lb.mode !== 'passthrough') {
+    // A proxying LB ends the client's connection here; the trace opens its own (trace/connection.ts).
+    const what = lb.mode === 'http' ? 'L7 HTTP proxy' : `L4 proxy${lb.proxyProtocol ? ` with PROXY protocol v${lb.proxyProtocol}` : ''}`;
+    const arrive: JourneyStep = { state: 'ARRIVE_AT_LOAD_BALANCER', at, detail: `${lb.product} ${lb.vip}:${lb.port} (${what}: it accepts the client's connection and opens its own to the backends)` };
+    const reason = `the ${lb.product} accepts the connection on ${formatEndpoint(packet.destination, packet.destinationPort)}`;
+    return [end({ ...st, steps: [...st.steps, arrive], path: [...st.path, { at, nat: [] }] }, 'deliver', packet, reason, [], at)];
+  }
   const steps: JourneyStep[] = [
-    { state: 'ARRIVE_AT_LOAD_BALANCER', at, detail: `cloud L4 load balancer ${lb.vip}:${lb.port} (passthrough: the client address is kept; ${lb.delivery === 'VIP' ? 'delivers with the LB IP as destination' : 'delivers to nodeIP:nodePort'})` },
-    {
-      state: 'APPLY_HEALTH_CHECK',
-      at,
-      detail: healthDetail(lb, choices),
-      healthChecks: choices.map((c) => ({ node: c.node, healthy: c.healthy, ...(c.probe ? { httpStatus: c.probe.response.status, localEndpoints: Number(c.probe.response.headers['X-Load-Balancing-Endpoint-Weight']) } : {}) })),
-    },
+    { state: 'ARRIVE_AT_LOAD_BALANCER', at, detail: `${lb.product} ${lb.vip}:${lb.port} (passthrough: the client address is kept; ${lb.delivery === 'VIP' ? 'delivers with the LB IP as destination' : lb.delivery === 'Pod' ? 'delivers to the pods\' IPs' : 'delivers to nodeIP:nodePort'})` },
   ];
+  const choices = chooseBackends(lb);
+  steps.push(healthCheckStep(lb, choices));
   const forced = lb.forced ? choices.filter((c) => c.node === lb.forced).map((c) => ({ ...c, probability: 1 })) : undefined;
   if (forced && forced.length > 0 && !forced[0]!.healthy) steps.push({ state: 'LOAD_BALANCE', at, detail: `--via ${lb.forced}: sent there although its health check fails (the load balancer would not)` });
   const healthy = forced ?? choices.filter((c) => c.healthy);
@@ -227,6 +274,16 @@ function viaLoadBalancer(w: Walk, st: State, lb: LoadBalancerTarget, packet: Pac
       lbSessions: [...st.lbSessions, { client: formatEndpoint(packet.source, packet.sourcePort), backend: `${dst.address}:${dst.port}`, vip: `${lb.vip}:${lb.port}`, lb: at }],
     });
   });
+}
+
+/** The LB's health checks of its backends, as a step. */
+export function healthCheckStep(lb: LoadBalancerTarget, choices: readonly BackendChoice[]): JourneyStep {
+  return {
+    state: 'APPLY_HEALTH_CHECK',
+    at: lb.service,
+    detail: healthDetail(lb, choices),
+    healthChecks: choices.map((c) => ({ node: c.node, healthy: c.healthy, ...(c.probe ? { httpStatus: c.probe.response.status, localEndpoints: Number(c.probe.response.headers['X-Load-Balancing-Endpoint-Weight']) } : {}) })),
+  };
 }
 
 function healthDetail(lb: LoadBalancerTarget, choices: readonly BackendChoice[]): string {
@@ -300,7 +357,14 @@ function delivered(w: Walk, host: NetworkHost, st: State, o: Outcome): JourneyOu
     return end(st, 'reject', p, reason, [{ state: 'REJECT', at: host.id, detail: reason }]);
   }
   const reason = `delivered to ${host.id} on ${formatEndpoint(p.destination, p.destinationPort)}; the application sees the peer ${formatEndpoint(p.source, p.sourcePort)}`;
-  return end(st, 'deliver', p, reason, [{ state: 'DELIVER', at: host.id, detail: reason }], host.id);
+  const out = end(st, 'deliver', p, reason, [{ state: 'DELIVER', at: host.id, detail: reason }], host.id);
+  const redirect = [...o.nat].reverse().find((n) => n.kind === 'REDIRECT');
+  out.socket = {
+    port: o.tproxy?.port ?? p.destinationPort ?? 0,
+    tproxy: o.tproxy !== undefined,
+    originalDestination: redirect ? redirect.before.split(' -> ')[1]! : formatEndpoint(p.destination, p.destinationPort),
+  };
+  return out;
 }
 
 function forwarded(w: Walk, host: NetworkHost, st: State, o: Outcome): JourneyOutcome[] {
@@ -320,7 +384,7 @@ export function traceJourney(input: JourneyInput): JourneyOutcome[] {
   const first: JourneyStep = { state: startState(start.kind), at: start.id, detail: `${show(input.packet)} (${protocolLabel(input.packet.protocol)})` };
   const st: State = {
     host: input.from,
-    request: { packet: input.packet, entry: { kind: 'local' } },
+    request: { packet: input.packet, entry: { kind: 'local', ...(input.socket ? { socket: input.socket } : {}) }, ...(input.mark ? { mark: input.mark } : {}) },
     probability: 1,
     steps: [first],
     path: [],
@@ -331,7 +395,7 @@ export function traceJourney(input: JourneyInput): JourneyOutcome[] {
   const w: Walk = { network: input.network, loadBalancers: input.loadBalancers, reply: false };
   const outcomes = walk(w, st);
   if (!input.roundTrip) return outcomes;
-  return outcomes.map((o) => (o.disposition === 'deliver' && o.endpoint ? { ...o, reply: replyOf(input, o) } : o));
+  return outcomes.map((o) => (o.disposition === 'deliver' && o.endpoint && input.network.host(o.endpoint) ? { ...o, reply: replyOf(input, o) } : o));
 }
 
 function protocolLabel(p: number): string {

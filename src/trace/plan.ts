@@ -6,7 +6,8 @@
  * @module
  */
 import type { Service, ServicePort } from '../cluster/objects.js';
-import { type LoadBalancerBackend } from '../edge/loadbalancer.js';
+import { type LoadBalancerBackend, resolveLoadBalancer } from '../edge/loadbalancer.js';
+import { readyEndpoints } from './endpoints.js';
 import { clusterIPOfFamily, localReadyEndpoints, type ProxyFamily } from '../kubeproxy/index.js';
 import { formatEndpoint, formatIP, type IPFamily, parseEndpoint, parseIP, type Packet, protocolNumber, tryParseIP } from '../net/index.js';
 import type { JourneyInput, LoadBalancerTarget } from './journey.js';
@@ -39,6 +40,12 @@ export interface JourneyPlan {
   /** Where the client is, and which way the target is reached. */
   clientKind: 'external' | 'pod' | 'node';
   targetKind: 'clusterIP' | 'nodePort' | 'loadBalancer' | 'pod' | 'address';
+  /** The load balancer's `VIP:port` when the target is one. */
+  loadBalancerAddress?: string;
+  /** The Host an HTTP client puts in its request for this target (the Service's DNS name, the address). */
+  httpHost: string;
+  /** The path, when the target implies one (an Ingress rule's). */
+  httpPath?: string;
   notes: string[];
 }
 
@@ -106,8 +113,16 @@ function client(world: World, from: string, family: IPFamily | undefined): { hos
 /** The cloud load balancer of a LoadBalancer Service port at one VIP; `only` restricts its backends to one node (`--via`). */
 function loadBalancerOf(world: World, svc: Service, port: ServicePort, vip: string, only: string | undefined, notes: string[]): LoadBalancerTarget {
   const family = parseIP(vip).family;
-  const delivery = world.cluster.loadBalancer?.delivery ?? 'NodePort';
-  if (!world.cluster.loadBalancer) notes.push('the cloud load balancer delivers to nodeIP:nodePort (assumed; set loadBalancer.delivery in the Environment)');
+  const key = `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name}`;
+  const resolved = resolveLoadBalancer(svc, world.cluster.loadBalancer, world.cluster.loadBalancers?.find((l) => l.service === key));
+  const delivery = resolved.delivery;
+  if (!resolved.origin.some((o) => o.startsWith('delivery:'))) notes.push(`the ${resolved.product} delivers to nodeIP:nodePort (assumed; set loadBalancer.delivery in the Environment)`);
+  if (!resolved.origin.some((o) => o.startsWith('mode:'))) notes.push(`the ${resolved.product} passes packets through with the client's address (assumed; set loadBalancer.mode in the Environment, or the cloud's annotation on the Service)`);
+  let sourceAddress = resolved.sourceAddress;
+  if (resolved.mode !== 'passthrough' && !sourceAddress) {
+    sourceAddress = world.spareNodeAddress(family);
+    if (sourceAddress) notes.push(`the ${resolved.product} connects to the backends from ${sourceAddress} (assumed: an address of the node network; set loadBalancer.sourceAddress)`);
+  }
   const local = svc.spec.externalTrafficPolicy === 'Local';
   const slices = world.slicesOf(svc.metadata.namespace ?? 'default', svc.metadata.name);
   const backends: LoadBalancerBackend[] = world.cluster.nodes
@@ -129,7 +144,13 @@ function loadBalancerOf(world: World, svc: Service, port: ServicePort, vip: stri
     healthCheckNodePort: svc.spec.healthCheckNodePort ?? 0,
     delivery,
     backends,
+    ...(delivery === 'Pod' ? { pods: readyEndpoints(world, svc, port, family).map((e) => ({ pod: e.host, address: e.address, port: e.port })) } : {}),
     ...(only ? { forced: only } : {}),
+    mode: resolved.mode,
+    ...(resolved.proxyProtocol ? { proxyProtocol: resolved.proxyProtocol } : {}),
+    ...(sourceAddress ? { sourceAddress } : {}),
+    product: resolved.product,
+    origin: resolved.origin,
   };
 }
 
@@ -190,6 +211,7 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
   let label: string;
   let service: JourneyPlan['service'];
   let targetKind: JourneyPlan['targetKind'] = 'address';
+  let httpHost: string | undefined;
   const to = args.to;
   if (to.startsWith('svc/') || to.startsWith('lb/')) {
     const { svc, port: sp } = findService(world, to.slice(to.indexOf('/') + 1));
@@ -203,6 +225,7 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
       port = sp.port;
       label = `lb/${name} (${vip}:${sp.port})`;
       targetKind = 'loadBalancer';
+      httpHost = vip;
     } else if (external) {
       if (!via) throw new TraceArgumentError(`an external client cannot reach ClusterIP ${name}: give --via node/NAME to enter by its NodePort${svc.spec.type === 'LoadBalancer' ? ', or --to lb/…' : ''}`);
       if (!sp.nodePort) throw new TraceArgumentError(`Service ${name} has no NodePort (type ${svc.spec.type ?? 'ClusterIP'}): an external client cannot reach it`);
@@ -218,6 +241,7 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
       port = sp.port;
       label = `svc/${name} (${ip}:${sp.port})`;
       targetKind = 'clusterIP';
+      httpHost = `${svc.metadata.name}.${svc.metadata.namespace ?? 'default'}.svc.cluster.local`;
     }
   } else if (to.startsWith('nodeport/')) {
     const [node, p] = to.slice(9).split('/');
@@ -266,8 +290,11 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
     icmpCode: undefined,
     length: undefined,
   };
+  const hostPort = formatEndpoint(dst, port);
   return {
     input: { network: world.network, from: c.host, packet, loadBalancers: loadBalancers(world, via, notes), roundTrip: args.roundTrip ?? false },
+    httpHost: httpHost ?? ([80, 443].includes(port) ? formatIP(dst) : hostPort),
+    ...(targetKind === 'loadBalancer' ? { loadBalancerAddress: hostPort } : {}),
     from: `${c.host} (${c.address})`,
     clientAddress: c.address,
     to: label,

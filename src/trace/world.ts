@@ -42,6 +42,13 @@ export interface World {
   readonly owner: (ip: string) => string | undefined;
   /** Add a client outside the cluster (on the internet side) if it is not there yet; returns its host id. */
   readonly addClient: (name: string, address: string) => string;
+  /**
+   * Add a host outside the nodes that opens connections to them (a proxying load balancer at its
+   * own address): on the node network when the address is in it, else on the internet side.
+   */
+  readonly addEdgeHost: (name: string, address: string) => string;
+  /** An unused address of the node network of a family (for a load balancer given without one). */
+  readonly spareNodeAddress: (family: IPFamily) => string | undefined;
   /** The EndpointSlices of a Service (`ns`, `name`). */
   readonly slicesOf: (namespace: string, name: string) => readonly EndpointSlice[];
   /** What was assumed to build the network. */
@@ -261,6 +268,24 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     return id;
   };
   for (const c of cluster.externalClients) addClient(c.name, c.address);
+  const addEdgeHost = (name: string, address: string): string => {
+    const existing = owners.get(address);
+    if (existing) return existing;
+    const ip = parseIP(address);
+    const net = nodeNets.get(ip.family);
+    const router = routerIPs.find((r) => r.family === ip.family);
+    if (!net || !router || !networkContains(net, ip)) return addClient(name, address);
+    const id = `client/${name}`;
+    network.addHost({
+      id,
+      kind: 'client',
+      host: buildHost({ interfaces: [{ name: 'eth0', addresses: [`${address}/${net.prefixLength}`] }], routes: [`${ip.family === 4 ? 'default' : '::/0'} via ${formatIP(router)} dev eth0`], ipForward: false }),
+      rules: (f) => EMPTY[f],
+    });
+    owners.set(address, id);
+    network.attach('node-network', { host: id, interface: 'eth0', addresses: [formatIP(ip)] });
+    return id;
+  };
 
   return {
     cluster,
@@ -268,6 +293,18 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     podHost: (ns, name) => podHostIds.get(`${ns}/${name}`),
     owner: (ip) => owners.get(ip),
     addClient,
+    addEdgeHost,
+    spareNodeAddress: (f) => {
+      const net = nodeNets.get(f);
+      if (!net) return undefined;
+      // From the top of the network down: clear of the nodes, which are numbered from the bottom.
+      const size = familyBits(f) - (net.prefixLength ?? familyBits(f));
+      for (let i = 2; i < 1 << Math.min(size, 16); i++) {
+        const ip = formatIP(addressAt(net, (f === 4 ? 2 ** size : Number(2n ** BigInt(Math.min(size, 52)))) - i));
+        if (!owners.has(ip) && !routerIPs.some((r) => formatIP(r) === ip)) return ip;
+      }
+      return undefined;
+    },
     slicesOf: (namespace, name) => destinations.slicesOf(`${namespace}/${name}`),
     assumptions,
   };
