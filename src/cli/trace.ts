@@ -8,11 +8,9 @@ import { loadCluster, parsePatch } from '../cluster/index.js';
 import { renderJourney } from '../report/journey.js';
 import { styleFor } from '../report/style.js';
 import type { HeaderField, HttpRequestHead } from '../edge/request.js';
-import { formatEndpoint } from '../net/index.js';
 import { parseStrategySpec } from '../trace/app.js';
-import { traceConnection } from '../trace/connection.js';
 import { findingsOf, groupOutcomes } from '../trace/findings.js';
-import { listenersOf } from '../trace/listeners.js';
+import { traceFromPlan } from '../trace/listeners.js';
 import { type JourneyPlan, planJourney } from '../trace/plan.js';
 import { buildWorld } from '../trace/world.js';
 import { readClusterSources } from './cluster-input.js';
@@ -48,20 +46,7 @@ export function runTrace(flags: TraceFlags, stdout: NodeJS.WritableStream & { is
   const plan = planJourney(world, { from: flags.from, to: flags.to, via: flags.via, proto: flags.proto, roundTrip: flags.roundTrip === true });
   const clientIP = flags.clientIp !== undefined ? parseStrategySpec(flags.clientIp) : undefined;
   const http = flags.tcp ? undefined : requestHead(plan, flags);
-  const lbAt = (dst: string) => plan.input.loadBalancers(dst);
-  const outcomes = traceConnection({
-    first: plan.input,
-    clientAddress: plan.clientAddress,
-    http,
-    listenerAt: listenersOf(world, { clientIP, protocol: plan.input.packet.protocol, loadBalancerAt: (o) => lbAt(o.packet.dst) }),
-    firstProxyHeader: (o) => {
-      // A passthrough LB that writes PROXY protocol (AWS NLB): the header names the client and the VIP it called.
-      const vip = plan.loadBalancerAddress;
-      const lb = vip && o.steps.some((s) => s.state === 'ARRIVE_AT_LOAD_BALANCER') ? lbAt(vip) : undefined;
-      const p = plan.input.packet;
-      return lb && lb.mode === 'passthrough' && lb.proxyProtocol ? { version: lb.proxyProtocol, source: formatEndpoint(p.source, p.sourcePort), destination: vip! } : undefined;
-    },
-  });
+  const outcomes = traceFromPlan(world, plan, { http, clientIP });
   const client = plan.clientAddress;
   const groups = groupOutcomes(outcomes);
   const findings = findingsOf(plan, outcomes, client);

@@ -104,8 +104,15 @@ export interface HopAdvice {
 }
 
 const MAX_LEGS = 8;
-/** The address a forging client writes into headers (TEST-NET-2, never a real client). */
-export const FORGED_ADDRESS = '198.51.100.66';
+/**
+ * The address a forging client writes into headers: a public one, since strategies that skip
+ * private and documentation ranges would pass over a TEST-NET address (another when the real
+ * client has it).
+ */
+export const FORGED = '1.2.3.4';
+const FORGED_FALLBACK = '5.6.7.8';
+/** The fields a forging client writes (in place of any it sent for real). */
+const FORGED_HEADERS = ['x-forwarded-for', 'x-real-ip', 'forwarded'];
 
 interface Acc {
   probability: number;
@@ -242,8 +249,9 @@ function atApp(input: ConnectionInput, o: JourneyOutcome, acc: Acc, received: Co
 /** Replay the hops with a client that sends forged X-Forwarded-For, X-Real-IP and Forwarded: the first hop (or `application`) that takes the forged address, if the app ends up with it. */
 function forged(input: ConnectionInput, acc: Acc, app: ResolvedApp, real: ConnectionPayload): string | undefined {
   const head = input.http!;
+  const FORGED_ADDRESS = input.clientAddress === FORGED ? FORGED_FALLBACK : FORGED;
   let payload: Omit<ConnectionPayload, 'peer' | 'local'> = {
-    http: { ...head, headers: [...head.headers, ['X-Forwarded-For', FORGED_ADDRESS], ['X-Real-IP', FORGED_ADDRESS], ['Forwarded', `for=${FORGED_ADDRESS}`]] },
+    http: { ...head, headers: [...head.headers.filter(([n]) => !FORGED_HEADERS.includes(n.toLowerCase())), ['X-Forwarded-For', FORGED_ADDRESS], ['X-Real-IP', FORGED_ADDRESS], ['Forwarded', `for=${FORGED_ADDRESS}`]] },
   };
   let first: string | undefined;
   for (const r of acc.replay) {

@@ -94,7 +94,7 @@ function chainFindings(outcomes: readonly ConnectionOutcome[], client: string, o
           severity: 'warning',
           title: `the application's ${app.strategy} gives ${app.client_ip ?? 'no address'}, not ${client}`,
           detail: `the client's address reaches the application (${app.proxy_header ? 'in the PROXY header' : 'in the header fields'}) but its strategy does not read it there`,
-          fix: app.proxy_header ? 'apps[].proxyProtocol: require and apps[].clientIP.strategy: RemoteAddr (the PROXY header\'s source becomes the peer)' : `apps[].clientIP: {strategy: RightmostTrustedRange, header: X-Forwarded-For, trusted: [the proxies' addresses, e.g. ${app.client_address}/32]} (or --client-ip)`,
+          fix: app.proxy_header ? 'apps[].proxyProtocol: require and apps[].clientIP.strategy: RemoteAddr (the PROXY header\'s source becomes the peer)' : "apps[].clientIP: {strategy: RightmostTrustedRange, header: X-Forwarded-For, trusted: [the addresses your proxies connect from]} (or --client-ip)",
         });
       } else if (!hop && o.hops.length > 0) {
         const last = o.hops[o.hops.length - 1]!;
@@ -111,8 +111,8 @@ function chainFindings(outcomes: readonly ConnectionOutcome[], client: string, o
         severity: 'warning',
         title: `a client can choose the address the application sees`,
         detail: at
-          ? `${at.name} (${at.at}) believes an X-Forwarded-For / X-Real-IP the client writes itself (replayed with ${'198.51.100.66'}): ${at.advice?.forged?.detail ?? at.why}`
-          : `the application's ${app.strategy} reads a header field the client can write itself (replayed with 198.51.100.66): it must only trust what its own proxies add`,
+          ? `${at.name} (${at.at}) believes an X-Forwarded-For / X-Real-IP the client writes itself (replayed with X-Forwarded-For: 1.2.3.4): ${at.advice?.forged?.detail ?? at.why}`
+          : `the application's ${app.strategy} reads a header field the client can write itself (replayed with X-Forwarded-For: 1.2.3.4): it must only trust what its own proxies add`,
         ...(at?.advice?.forged ? { fix: at.advice.forged.fix } : { fix: `apps[].clientIP: {strategy: RightmostTrustedRange, header: X-Forwarded-For, trusted: [your proxies' addresses]} (or --client-ip)` }),
       });
     }

@@ -9,8 +9,11 @@ import type { ClientIPStrategySpec } from '../cluster/index.js';
 import type { Pod } from '../cluster/objects.js';
 import { chooseBackends, cloudLoadBalancerDecision } from '../edge/loadbalancer.js';
 import { parseIP, type Packet } from '../net/index.js';
+import type { HttpRequestHead } from '../edge/request.js';
+import { formatEndpoint } from '../net/index.js';
 import { resolveApp } from './app.js';
-import type { Listener, ProxyHop, UpstreamLeg } from './connection.js';
+import { type ConnectionOutcome, type Listener, type ProxyHop, traceConnection, type UpstreamLeg } from './connection.js';
+import type { JourneyPlan } from './plan.js';
 import { healthCheckStep, type JourneyOutcome, type LoadBalancerTarget } from './journey.js';
 import type { World } from './world.js';
 
@@ -76,4 +79,22 @@ export function listenersOf(world: World, options: ListenerOptions): (o: Journey
     }
     return { kind: 'app', app: resolveApp(world.cluster, podOf(world, at), options.clientIP) };
   };
+}
+
+/** Trace a planned connection through every hop to the application. */
+export function traceFromPlan(world: World, plan: JourneyPlan, options: { http?: HttpRequestHead | undefined; clientIP?: ClientIPStrategySpec | undefined }): ConnectionOutcome[] {
+  const lbAt = (dst: string) => plan.input.loadBalancers(dst);
+  return traceConnection({
+    first: plan.input,
+    clientAddress: plan.clientAddress,
+    http: options.http,
+    listenerAt: listenersOf(world, { clientIP: options.clientIP, protocol: plan.input.packet.protocol, loadBalancerAt: (o) => lbAt(o.packet.dst) }),
+    firstProxyHeader: (o) => {
+      // A passthrough LB that writes PROXY protocol (AWS NLB): the header names the client and the VIP it called.
+      const vip = plan.loadBalancerAddress;
+      const lb = vip && o.steps.some((s) => s.state === 'ARRIVE_AT_LOAD_BALANCER') ? lbAt(vip) : undefined;
+      const p = plan.input.packet;
+      return lb && lb.mode === 'passthrough' && lb.proxyProtocol ? { version: lb.proxyProtocol, source: formatEndpoint(p.source, p.sourcePort), destination: vip! } : undefined;
+    },
+  });
 }

@@ -23,17 +23,28 @@ interface Expectation {
       dispositions: string[];
       endpoints?: string[];
       healthChecks?: { node: string; healthy: boolean; httpStatus?: number; localEndpoints?: number }[];
+      /** The client IPs the application's strategy resolves, over the delivered branches. */
+      clientIPs?: string[];
+      /** Whether a client could have forged it (every delivered branch alike). */
+      forgeable?: boolean;
+      /** Header fields the application receives (every delivered branch), name → value. */
+      headers?: Record<string, string>;
+      /** The PROXY header's source the application gets (`null`: none). */
+      proxySource?: string | null;
+      /** A finding's fix that must be offered. */
+      fix?: string;
     };
     why: string;
   }[];
 }
 
 interface TraceJson {
+  findings: { fix?: string }[];
   outcomes: {
     probability: number;
     disposition: string;
     endpoint: string | null;
-    app: { client_address: string | null };
+    app: { client_address: string | null; client_ip?: string | null; forgeable?: boolean; headers?: [string, string][]; proxy_header?: { source: string } | null };
     steps: { state: string; healthChecks?: { node: string; healthy: boolean; httpStatus?: number; localEndpoints?: number }[] }[];
   }[];
 }
@@ -67,6 +78,13 @@ for (const file of readdirSync(EXPECTED).filter((f) => f.endsWith('.json')).sort
           if (want.localEndpoints !== undefined) assert.equal(got.localEndpoints, want.localEndpoints, `${want.node} local endpoints: ${what}`);
         }
       }
+      if (t.expect.clientIPs) assert.deepEqual(sorted(delivered.map((o) => String(o.app.client_ip))), sorted(t.expect.clientIPs), `client IPs: ${what}`);
+      if (t.expect.forgeable !== undefined) for (const o of delivered) assert.equal(o.app.forgeable, t.expect.forgeable, `forgeable: ${what}`);
+      for (const [name, value] of Object.entries(t.expect.headers ?? {})) {
+        for (const o of delivered) assert.deepEqual((o.app.headers ?? []).filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v), [value], `${name}: ${what}`);
+      }
+      if (t.expect.proxySource !== undefined) for (const o of delivered) assert.equal(o.app.proxy_header?.source ?? null, t.expect.proxySource, `PROXY source: ${what}`);
+      if (t.expect.fix) assert.ok(out.findings.some((f) => f.fix === t.expect.fix), `fix ${t.expect.fix} offered: ${what}; got ${JSON.stringify(out.findings.map((f) => f.fix))}`);
       passed++;
     }
   });
