@@ -113,7 +113,7 @@ function port(text: string, fail: Fail, min = 0): number {
 
 /** A comma-separated port list (`8080,9090`; spaces around ports allowed, as the injector trims them). */
 export function parsePortList(text: string, fail: Fail): number[] {
-  return text.trim() === '' ? [] : text.split(',').map((p) => port(p, fail));
+  return text.trim() === '' ? [] : text.split(',').map((p) => port(p, (_, problem) => fail(text, problem)));
 }
 
 /** A comma-separated CIDR list, as istio-iptables prints the networks (host bits cleared, as iptables keeps them). */
