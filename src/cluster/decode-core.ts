@@ -150,6 +150,8 @@ function decodeContainer(f: Fields): Container {
   return compact({
     name: f.string('name', { required: true }) ?? '',
     image: f.string('image'),
+    command: f.strings('command'),
+    args: f.strings('args'),
     ports: f.objects('ports', decodeContainerPort),
     restartPolicy: f.string('restartPolicy'),
   });

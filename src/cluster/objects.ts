@@ -152,6 +152,10 @@ export interface ContainerPort {
 export interface Container {
   name: string;
   image?: string;
+  /** The entrypoint, as given (`command`); the image's ENTRYPOINT when absent. */
+  command?: string[];
+  /** Arguments to the entrypoint (`args`); e.g. istio-init's `istio-iptables -p 15001 …`. */
+  args?: string[];
   ports?: ContainerPort[];
   /** `Always` on an init container makes it a sidecar, whose ports count like a container's. */
   restartPolicy?: string;
