@@ -6,6 +6,8 @@
  */
 import { PatchError } from '../cluster/index.js';
 import { TraceArgumentError } from '../trace/plan.js';
+import { AppSpecError } from '../trace/app.js';
+import { IstioCaptureError } from '../sidecar/index.js';
 import { readFileSync } from 'node:fs';
 import { isClusterLoadError } from '../cluster/index.js';
 import { AddressError } from '../net/index.js';
@@ -30,7 +32,9 @@ export function isUserError(e: unknown): e is Error {
     e instanceof AddressError ||
     isClusterLoadError(e) ||
     e instanceof PatchError ||
-    e instanceof TraceArgumentError
+    e instanceof TraceArgumentError ||
+    e instanceof AppSpecError ||
+    e instanceof IstioCaptureError
   );
 }
 

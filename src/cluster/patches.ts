@@ -40,13 +40,37 @@ export class PatchError extends Error {
   override readonly name = 'PatchError';
 }
 
-/** Parse `KIND/[NS/]NAME.FIELD.PATH=VALUE`. */
+/** `metadata.annotations[sidecar.istio.io/inject]` → metadata, annotations, sidecar.istio.io/inject: brackets hold keys with dots. */
+function splitPath(text: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i <= text.length) {
+    if (text[i] === '[') {
+      const close = text.indexOf(']', i);
+      if (close < 0) return [''];
+      out.push(text.slice(i + 1, close).replace(/^["']|["']$/g, ''));
+      i = close + 1;
+      if (text[i] === '.') i++;
+      else if (i < text.length && text[i] !== '[') return [''];
+      if (i === text.length) break;
+      continue;
+    }
+    let end = i;
+    while (end < text.length && text[end] !== '.' && text[end] !== '[') end++;
+    out.push(text.slice(i, end));
+    i = text[end] === '.' ? end + 1 : end;
+    if (end === text.length) break;
+  }
+  return out;
+}
+
+/** Parse `KIND/[NS/]NAME.FIELD.PATH=VALUE`; a key with dots goes in brackets: `metadata.annotations[sidecar.istio.io/inject]`. */
 export function parsePatch(text: string): ObjectPatch {
   const m = /^([a-z]+)\/(?:([^/.=]+)\/)?([^/.=]+)\.([^=]+)=(.*)$/s.exec(text);
   if (!m) throw new PatchError(`--set ${text}: expected KIND/NS/NAME.FIELD.PATH=VALUE, e.g. svc/shop/web.spec.externalTrafficPolicy=Local`);
   const kind = KINDS[m[1]!];
   if (!kind) throw new PatchError(`--set ${text}: unknown kind "${m[1]}"; one of ${Object.keys(KINDS).join(', ')}`);
-  const path = m[4]!.split('.');
+  const path = splitPath(m[4]!);
   if (path.some((p) => p === '')) throw new PatchError(`--set ${text}: empty field name in "${m[4]}"`);
   let value: unknown;
   try {

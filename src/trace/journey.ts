@@ -356,7 +356,9 @@ function delivered(w: Walk, host: NetworkHost, st: State, o: Outcome): JourneyOu
     const reason = `nothing listens on ${formatEndpoint(p.destination, p.destinationPort)} in ${host.id} (TCP answers with RST)`;
     return end(st, 'reject', p, reason, [{ state: 'REJECT', at: host.id, detail: reason }]);
   }
-  const reason = `delivered to ${host.id} on ${formatEndpoint(p.destination, p.destinationPort)}; the application sees the peer ${formatEndpoint(p.source, p.sourcePort)}`;
+  const reason = o.tproxy
+    ? `delivered to ${host.id}: TPROXY hands it to the transparent socket on port ${o.tproxy.port}, which sees ${formatEndpoint(p.source, p.sourcePort)} -> ${formatEndpoint(p.destination, p.destinationPort)} untouched`
+    : `delivered to ${host.id} on ${formatEndpoint(p.destination, p.destinationPort)}; the application sees the peer ${formatEndpoint(p.source, p.sourcePort)}`;
   const out = end(st, 'deliver', p, reason, [{ state: 'DELIVER', at: host.id, detail: reason }], host.id);
   const redirect = [...o.nat].reverse().find((n) => n.kind === 'REDIRECT');
   out.socket = {

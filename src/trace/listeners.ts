@@ -8,7 +8,11 @@
 import type { ClientIPStrategySpec } from '../cluster/index.js';
 import type { Pod } from '../cluster/objects.js';
 import { chooseBackends, cloudLoadBalancerDecision } from '../edge/loadbalancer.js';
-import { parseIP, type Packet } from '../net/index.js';
+import type { Service, ServicePort } from '../cluster/objects.js';
+import { type ConnectionPayload, hostOf, type ProxyDecision } from '../edge/request.js';
+import { formatIP, type IPFamily, parseEndpoint, parseIP, type Packet } from '../net/index.js';
+import type { IstioSidecar } from '../sidecar/index.js';
+import { readyEndpoints } from './endpoints.js';
 import type { HttpRequestHead } from '../edge/request.js';
 import { formatEndpoint } from '../net/index.js';
 import { resolveApp } from './app.js';
@@ -21,7 +25,7 @@ import type { World } from './world.js';
  * Source ports of the connections proxies open (each leg is traced on its own, so one fixed
  * ephemeral port per kind of hop keeps traces reproducible).
  */
-export const PROXY_SOURCE_PORT = { loadBalancer: 50100, ingress: 50200, sidecar: 50300, proxy: 50400 } as const;
+export const PROXY_SOURCE_PORT = { loadBalancer: 50100, ingress: 50200, sidecar: 50300, sidecarInbound: 50301, proxy: 50400 } as const;
 
 function tcpPacket(from: string, fromPort: number, to: string, toPort: number, protocol: number): Packet {
   return { family: parseIP(from).family, protocol, source: parseIP(from), destination: parseIP(to), sourcePort: fromPort, destinationPort: toPort, tcpFlags: undefined, icmpType: undefined, icmpCode: undefined, length: undefined };
@@ -69,6 +73,106 @@ export function podOf(world: World, host: string): Pod | undefined {
   return world.cluster.pods.find((p) => p.metadata.namespace === m[1] && p.metadata.name === m[2]);
 }
 
+/** Envoy passes a request on as it got it (a sidecar's connection manager has use_remote_address off: X-Forwarded-For untouched). */
+function passOn(payload: ConnectionPayload, why: string): ProxyDecision {
+  return { kind: 'forward', clientAddress: hostOf(payload.peer), clientAddressWhy: why, upstream: payload.http ? { http: payload.http } : {}, changes: [], notes: [] };
+}
+
+function podAddress(world: World, host: string, family: IPFamily): string | undefined {
+  const pod = podOf(world, host);
+  return (pod?.status?.podIPs ?? []).map((p) => p.ip).find((ip) => parseIP(ip).family === family);
+}
+
+/** The Service port a ClusterIP:port belongs to. */
+function serviceAt(world: World, endpoint: string): { svc: Service; port: ServicePort } | undefined {
+  const ep = parseEndpoint(endpoint);
+  const ip = formatIP(ep.ip);
+  for (const svc of world.cluster.services) {
+    if (!(svc.spec.clusterIPs ?? [svc.spec.clusterIP]).includes(ip)) continue;
+    const port = (svc.spec.ports ?? []).find((p) => p.port === ep.port);
+    if (port) return { svc, port };
+  }
+  return undefined;
+}
+
+/**
+ * istio-proxy's inbound side: the connection iptables diverted to 15006. REDIRECT: Envoy finds the
+ * original destination (SO_ORIGINAL_DST) and connects to it from 127.0.0.6; TPROXY: it connects
+ * from the client's own address (original_src, mark 1337), with a new port.
+ */
+export function sidecarInboundHop(host: string, sidecar: IstioSidecar, o: JourneyOutcome, protocol: number): ProxyHop {
+  const tproxy = sidecar.capture!.mode === 'TPROXY';
+  const name = `istio-proxy (${sidecar.capture!.mode}) in ${host}`;
+  const original = parseEndpoint(o.socket!.originalDestination);
+  const family = original.ip.family;
+  return {
+    at: host,
+    name,
+    decide: (payload) => passOn(payload, 'the TCP peer of the connection it accepted (its own connection manager does not rewrite X-Forwarded-For)'),
+    advice: tproxy
+      ? {}
+      : {
+          lost: {
+            detail: `in REDIRECT mode Envoy connects to the application from ${family === 4 ? '127.0.0.6' : '::6'} (the inbound passthrough address): the application's TCP peer is never the client; the client's address survives only in headers Envoy was given`,
+            fix: `annotate the pod template: sidecar.istio.io/interceptionMode: TPROXY (Envoy then connects from the client's address), or read X-Forwarded-For set by a gateway in front`,
+          },
+        },
+    upstreams: (_d, payload) => {
+      const peer = parseEndpoint(payload.peer);
+      const source = tproxy ? formatIP(peer.ip) : family === 4 ? '127.0.0.6' : '::6';
+      const dst = formatIP(original.ip);
+      const leg: UpstreamLeg = {
+        probability: 1,
+        from: host,
+        packet: tcpPacket(source, PROXY_SOURCE_PORT.sidecarInbound, dst, original.port ?? 0, protocol),
+        socket: { uid: sidecar.proxy.uid, gid: sidecar.proxy.gid, supplementaryGids: [] },
+        ...(tproxy ? { mark: sidecar.capture!.inboundTproxyMark } : {}),
+        route: { state: 'ROUTE', at: host, detail: tproxy ? `original destination ${o.socket!.originalDestination} (the TPROXY socket's own address); upstream bound to the client's address with SO_MARK ${sidecar.capture!.inboundTproxyMark} (original_src)` : `original destination ${o.socket!.originalDestination} (SO_ORIGINAL_DST, from conntrack); upstream bound to ${source} (InboundPassthroughBindIpv${family})` },
+      };
+      return { steps: [], legs: [leg] };
+    },
+  };
+}
+
+/**
+ * istio-proxy's outbound side: the app's connection REDIRECTed to 15001. Envoy balances over the
+ * Service's endpoints itself (kube-proxy's ClusterIP rules never see it) and connects from the
+ * pod's IP as the proxy user, which ISTIO_OUTPUT lets out uncaptured; an address that is no
+ * Service goes out as it was (PassthroughCluster).
+ */
+export function sidecarOutboundHop(world: World, host: string, sidecar: IstioSidecar, o: JourneyOutcome, protocol: number): ProxyHop {
+  const name = `istio-proxy (outbound) in ${host}`;
+  const original = o.socket!.originalDestination;
+  const family = parseEndpoint(original).ip.family;
+  return {
+    at: host,
+    name,
+    decide: (payload) => passOn(payload, 'the application in its own pod'),
+    upstreams: () => {
+      const from = podAddress(world, host, family);
+      if (!from) return { refuse: `the pod has no IPv${family} address` };
+      const socket = { uid: sidecar.proxy.uid, gid: sidecar.proxy.gid, supplementaryGids: [] };
+      const target = serviceAt(world, original);
+      if (!target) {
+        const ep = parseEndpoint(original);
+        return { steps: [], legs: [{ probability: 1, from: host, socket, packet: tcpPacket(from, PROXY_SOURCE_PORT.sidecar, formatIP(ep.ip), ep.port ?? 0, protocol), route: { state: 'ROUTE', at: host, detail: `${original} is no Service: PassthroughCluster, to the original destination` } }] };
+      }
+      const eps = readyEndpoints(world, target.svc, target.port, family);
+      if (eps.length === 0) return { refuse: `svc/${target.svc.metadata.namespace}/${target.svc.metadata.name} has no ready endpoints: Envoy answers 503 (no healthy upstream)` };
+      return {
+        steps: [],
+        legs: eps.map((e) => ({
+          probability: 1 / eps.length,
+          from: host,
+          socket,
+          packet: tcpPacket(from, PROXY_SOURCE_PORT.sidecar, e.address, e.port, protocol),
+          route: { state: 'ROUTE', at: host, detail: `outbound|${target.port.port}||${target.svc.metadata.name}.${target.svc.metadata.namespace}.svc.cluster.local: endpoint ${e.address}:${e.port}, 1 of ${eps.length} (Envoy balances itself; kube-proxy's ClusterIP rules are not used)`, probability: 1 / eps.length },
+        })),
+      };
+    },
+  };
+}
+
 /** The listener resolver of a world. */
 export function listenersOf(world: World, options: ListenerOptions): (o: JourneyOutcome) => Listener {
   return (o) => {
@@ -76,6 +180,12 @@ export function listenersOf(world: World, options: ListenerOptions): (o: Journey
     if (at.startsWith('lb/')) {
       const lb = options.loadBalancerAt(o);
       if (lb) return { kind: 'proxy', hop: loadBalancerHop(world, lb, options.protocol) };
+    }
+    const sidecar = world.sidecarOf(at);
+    if (sidecar && o.socket) {
+      const c = sidecar.capture!;
+      if (o.socket.port === c.inboundCapturePort) return { kind: 'proxy', hop: sidecarInboundHop(at, sidecar, o, options.protocol) };
+      if (o.socket.port === c.proxyPort) return { kind: 'proxy', hop: sidecarOutboundHop(world, at, sidecar, o, options.protocol) };
     }
     return { kind: 'app', app: resolveApp(world.cluster, podOf(world, at), options.clientIP) };
   };

@@ -13,6 +13,9 @@ import { formatEndpoint, formatIP, type IPFamily, parseEndpoint, parseIP, type P
 import type { JourneyInput, LoadBalancerTarget } from './journey.js';
 import type { World } from './world.js';
 
+/** The socket of an application in a pod with a sidecar (not istio-proxy's 1337, which iptables lets out). */
+const APP_SOCKET = { uid: 1000, gid: 1000, supplementaryGids: [] } as const;
+
 /** A `--from`/`--to`/`--via` that names nothing, with what there is. */
 export class TraceArgumentError extends Error {
   override readonly name = 'TraceArgumentError';
@@ -291,8 +294,16 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
     length: undefined,
   };
   const hostPort = formatEndpoint(dst, port);
+  if (world.sidecarOf(c.host)) notes.push(`the client application in ${c.host} runs as uid ${APP_SOCKET.uid}, gid ${APP_SOCKET.gid} (assumed: any user but istio-proxy's 1337 is captured alike)`);
   return {
-    input: { network: world.network, from: c.host, packet, loadBalancers: loadBalancers(world, via, notes), roundTrip: args.roundTrip ?? false },
+    input: {
+      network: world.network,
+      from: c.host,
+      packet,
+      loadBalancers: loadBalancers(world, via, notes),
+      roundTrip: args.roundTrip ?? false,
+      ...(world.sidecarOf(c.host) ? { socket: APP_SOCKET } : {}),
+    },
     httpHost: httpHost ?? ([80, 443].includes(port) ? formatIP(dst) : hostPort),
     ...(targetKind === 'loadBalancer' ? { loadBalancerAddress: hostPort } : {}),
     from: `${c.host} (${c.address})`,

@@ -31,6 +31,7 @@ import {
   tryParseIP,
 } from '../net/index.js';
 import { buildHost, type Host, parseRoute, parseRuleset, type Ruleset } from '../netfilter/index.js';
+import { compileIstioRules, istioCaptureOf, type IstioSidecar } from '../sidecar/index.js';
 
 /** The built network and what it was built from. */
 export interface World {
@@ -51,6 +52,8 @@ export interface World {
   readonly spareNodeAddress: (family: IPFamily) => string | undefined;
   /** The EndpointSlices of a Service (`ns`, `name`). */
   readonly slicesOf: (namespace: string, name: string) => readonly EndpointSlice[];
+  /** The Istio sidecar of a pod (by host id), when it has one that captures traffic. */
+  readonly sidecarOf: (host: string) => IstioSidecar | undefined;
   /** What was assumed to build the network. */
   readonly assumptions: readonly string[];
 }
@@ -168,6 +171,7 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
 
   // Pods behind their node's bridge; hostNetwork pods are their node.
   const podHostIds = new Map<string, string>();
+  const sidecars = new Map<string, IstioSidecar>();
   const bridges = new Map<string, Attachment[]>();
   for (const pod of cluster.pods) {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
@@ -191,7 +195,26 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
       if (gw) routes.push(`default via ${formatIP(gw)} dev eth0`);
       owners.set(ip, id);
     }
-    network.addHost({ id, kind: 'pod', host: buildHost({ interfaces: [{ name: 'eth0', addresses }], routes, ipForward: false }), rules: (f) => EMPTY[f], ...listening(pod) });
+    const ns = cluster.namespaces.find((n) => n.metadata.name === pod.metadata.namespace);
+    const decision = istioCaptureOf(pod, ns);
+    const sidecar = decision.sidecar && decision.capture ? decision : undefined;
+    if (sidecar) {
+      // istio-iptables' rules in the pod's namespace, and for TPROXY its policy route back to the local stack.
+      sidecars.set(id, sidecar);
+      const compiled = ([4, 6] as IPFamily[]).map((f) => compileIstioRules(sidecar.capture!, familyName(f)));
+      const rulesets = compiled.map((c, i) => parseRuleset(c.text, { file: `${id}.istio${i === 1 ? '6' : ''}.rules`, family: i === 0 ? 4 : 6 }));
+      const v4 = compiled[0]!;
+      const lo = compiled.flatMap((c) => c.addresses.map((a) => a.split(' ')[0]!));
+      network.addHost({
+        id,
+        kind: 'pod',
+        host: buildHost({ interfaces: [{ name: 'eth0', addresses }, ...(lo.length ? [{ name: 'lo', addresses: ['127.0.0.1/8', '::1/128', ...lo] }] : [])], routes: [...routes, ...v4.routes, ...(ips.some((ip) => parseIP(ip).family === 6) ? compiled[1]!.routes : [])], policyRules: [...new Set(compiled.flatMap((c) => c.policyRules))], ipForward: false }),
+        rules: (f) => rulesets[f === 4 ? 0 : 1]!,
+        ...listening(pod, sidecarPorts(sidecar)),
+      });
+    } else {
+      network.addHost({ id, kind: 'pod', host: buildHost({ interfaces: [{ name: 'eth0', addresses }], routes, ipForward: false }), rules: (f) => EMPTY[f], ...listening(pod) });
+    }
     podHostIds.set(key, id);
     bridges.set(node.name, [...(bridges.get(node.name) ?? []), { host: id, interface: 'eth0', addresses: ips.map((t) => formatIP(parseIP(t))) }]);
   }
@@ -294,6 +317,7 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     owner: (ip) => owners.get(ip),
     addClient,
     addEdgeHost,
+    sidecarOf: (host) => sidecars.get(host),
     spareNodeAddress: (f) => {
       const net = nodeNets.get(f);
       if (!net) return undefined;
@@ -380,11 +404,16 @@ function lazyHost(id: string, kind: NetworkHost['kind'], build: () => Host, rule
   };
 }
 
-/** The pod's listeners: its declared container ports; a pod that declares none is taken to listen on any. */
-function listening(pod: Pod): Pick<NetworkHost, 'listens'> {
+/** The pod's listeners: its declared container ports (and its sidecar's); a pod that declares none is taken to listen on any. */
+function listening(pod: Pod, extra: readonly number[] = []): Pick<NetworkHost, 'listens'> {
   const ports = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])].flatMap((c) => c.ports ?? []);
   if (ports.length === 0) return {};
-  return { listens: (protocol, port) => ports.some((p) => p.containerPort === port && protocolNumber((p.protocol ?? 'TCP').toLowerCase()) === protocol) };
+  return { listens: (protocol, port) => (protocol === 6 && extra.includes(port)) || ports.some((p) => p.containerPort === port && protocolNumber((p.protocol ?? 'TCP').toLowerCase()) === protocol) };
+}
+
+/** The ports istio-proxy listens on: outbound and inbound capture, health (15021), stats (15090, 15020). */
+function sidecarPorts(s: IstioSidecar): number[] {
+  return [s.capture!.proxyPort, s.capture!.inboundCapturePort, 15021, 15090, 15020];
 }
 
 export type { ClusterNode };
