@@ -7,14 +7,15 @@
  */
 import type { RawObject } from './documents.js';
 import type { IgnoredObject } from './model.js';
-import type { ConfigMap, EndpointSlice, Endpoints, KubeProxyConfiguration, Namespace, Node, ObjectMeta, Pod, Service, Workload, WorkloadKind } from './objects.js';
+import type { ConfigMap, EndpointSlice, Endpoints, Ingress, IngressClass, KubeProxyConfiguration, Namespace, Node, ObjectMeta, Pod, Service, Workload, WorkloadKind } from './objects.js';
 import { decodeEndpoints, decodeEndpointSlice } from './decode-discovery.js';
 import { decodeMeta, decodeNode, decodePod, decodeService } from './decode-core.js';
 import { decodeWorkload } from './decode-apps.js';
+import { decodeIngress, decodeIngressClass, NETWORKING_API_VERSION } from './decode-networking.js';
 import { decodeEnvironment, ENVIRONMENT_API_VERSION, type Environment } from './environment.js';
 import { compact, Fields } from './fields.js';
 import { invalid, type Issues, REQUIRED, type Reporter, unsupported } from './issues.js';
-import { decodeKubeProxyConfiguration, KUBE_PROXY_API_VERSION, KUBE_PROXY_CONFIGMAP } from './kube-proxy-config.js';
+import { decodeKubeProxyConfiguration, KUBE_PROXY_API_VERSION } from './kube-proxy-config.js';
 import { nameProblem, type NameRule } from './names.js';
 
 /** A decoded object of a kind kubepath models, with where it came from and its issues. */
@@ -27,6 +28,8 @@ export type Decoded = (
   | { kind: 'Endpoints'; object: Endpoints }
   | { kind: WorkloadKind; object: Workload }
   | { kind: 'ConfigMap'; object: ConfigMap }
+  | { kind: 'Ingress'; object: Ingress }
+  | { kind: 'IngressClass'; object: IngressClass }
   | { kind: 'KubeProxyConfiguration'; object: KubeProxyConfiguration }
   | { kind: 'Environment'; object: Environment }
 ) & { report: Reporter };
@@ -52,6 +55,8 @@ const KINDS: Record<Kind, KindInfo> = {
   ReplicaSet: { apiVersion: 'apps/v1', scope: 'namespaced', names: 'dns1123Subdomain' },
   StatefulSet: { apiVersion: 'apps/v1', scope: 'namespaced', names: 'dns1123Label' },
   DaemonSet: { apiVersion: 'apps/v1', scope: 'namespaced', names: 'dns1123Subdomain' },
+  Ingress: { apiVersion: NETWORKING_API_VERSION, scope: 'namespaced', names: 'dns1123Subdomain' },
+  IngressClass: { apiVersion: NETWORKING_API_VERSION, scope: 'cluster', names: 'dns1123Subdomain' },
   KubeProxyConfiguration: { apiVersion: KUBE_PROXY_API_VERSION, scope: 'config', names: 'dns1123Subdomain' },
   Environment: { apiVersion: ENVIRONMENT_API_VERSION, scope: 'config', names: 'dns1123Subdomain' },
 };
@@ -82,12 +87,38 @@ function decodeBody(kind: Kind, f: Fields, metadata: ObjectMeta): Decoded['objec
     case 'DaemonSet':
       return decodeWorkload(f, kind, metadata);
     case 'ConfigMap':
-      return compact({ apiVersion: 'v1', kind, metadata, data: f.stringMap('data') });
+      return decodeConfigMap(f, metadata);
+    case 'Ingress':
+      return decodeIngress(f, metadata);
+    case 'IngressClass':
+      return decodeIngressClass(f, metadata);
     case 'KubeProxyConfiguration':
       return compact({ apiVersion: KUBE_PROXY_API_VERSION, kind, ...decodeKubeProxyConfiguration(f) });
     case 'Environment':
       return decodeEnvironment(f);
   }
+}
+
+const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]+$/;
+
+/** Why `key` is not a ConfigMap data key (IsConfigMapKey), or undefined. */
+function configMapKeyProblem(key: string): string | undefined {
+  if (key.length > 253) return 'must be no more than 253 characters';
+  if (!CONFIG_MAP_KEY.test(key)) return "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
+  if (key === '.') return "must not be '.'";
+  if (key === '..') return "must not be '..'";
+  if (key.startsWith('..')) return "must not start with '..'";
+  return undefined;
+}
+
+/** A ConfigMap: its data, each key checked as the API server checks it. */
+function decodeConfigMap(f: Fields, metadata: ObjectMeta): ConfigMap {
+  const data = f.stringMap('data');
+  for (const key of Object.keys(data ?? {})) {
+    const why = configMapKeyProblem(key);
+    if (why) f.report.error(`data[${key}]`, invalid(key, why));
+  }
+  return compact({ apiVersion: 'v1', kind: 'ConfigMap' as const, metadata, data });
 }
 
 /** What one raw object is: a decoded object, an ignored one, or nothing (its issues were reported). */
@@ -124,7 +155,5 @@ export function decodeObject(raw: RawObject, issues: Issues): DecodeResult {
       if (bad) report.error('metadata.namespace', invalid(metadata.namespace, bad));
     }
   }
-  // Only kube-proxy's ConfigMap is read; any other is not kubepath's business.
-  if (kind === 'ConfigMap' && !(metadata.namespace === KUBE_PROXY_CONFIGMAP.namespace && metadata.name === KUBE_PROXY_CONFIGMAP.name)) return ignored;
   return { decoded: { kind, object: decodeBody(kind as Kind, f, metadata), report } as Decoded };
 }

@@ -20,7 +20,8 @@ import { convertEndpoints } from './endpoints.js';
 import { checkEndpointSlice, deriveEndpointSlices } from './endpointslices.js';
 import { resolveSettings } from './environment.js';
 import { ClusterLoadError, duplicate, Issues } from './issues.js';
-import { applyKubeProxyDefaults, decodeKubeProxyConfigMap, KUBE_PROXY_CONFIGMAP, kubeProxyProblems, mergeKubeProxy } from './kube-proxy-config.js';
+import { applyKubeProxyDefaults, decodeKubeProxyConfigMap, isKubeProxyConfigMap, KUBE_PROXY_CONFIGMAP, kubeProxyProblems, mergeKubeProxy } from './kube-proxy-config.js';
+import { admitIngresses, checkIngressReferences, defaultIngressClasses } from './ingresses.js';
 import { buildNodes, type Item } from './nodes.js';
 import { completePods } from './pods.js';
 import { assignNodePorts, checkService, defaultService } from './services.js';
@@ -61,13 +62,18 @@ class Catalog {
     const d = this.#all.find((x) => (kinds as Kind[]).includes(x.kind));
     return d && { object: d.object as ObjectOf<K>, report: d.report };
   }
+  /** The first kube-proxy configuration given: a bare KubeProxyConfiguration or kube-proxy's ConfigMap. */
+  kubeProxy(): Item<ObjectOf<'KubeProxyConfiguration' | 'ConfigMap'>> | undefined {
+    const d = this.#all.find((x) => x.kind === 'KubeProxyConfiguration' || (x.kind === 'ConfigMap' && isKubeProxyConfigMap(x.object)));
+    return d && { object: d.object as ObjectOf<'KubeProxyConfiguration' | 'ConfigMap'>, report: d.report };
+  }
 }
 
 function metadataOf(d: Decoded): ObjectMeta | undefined {
   return d.kind === 'KubeProxyConfiguration' || d.kind === 'Environment' ? undefined : d.object.metadata;
 }
 
-const CLUSTER_SCOPED: ReadonlySet<Kind> = new Set(['Namespace', 'Node']);
+const CLUSTER_SCOPED: ReadonlySet<Kind> = new Set(['Namespace', 'Node', 'IngressClass']);
 
 /** Namespaced objects without a namespace are in `default`, as kubectl would create them. */
 function defaultNamespaces(all: readonly Decoded[], assumptions: Assumptions): void {
@@ -86,7 +92,8 @@ function checkDuplicates(all: readonly Decoded[]): void {
   for (const d of all) {
     const meta = metadataOf(d);
     // kube-proxy's ConfigMap and a bare KubeProxyConfiguration say the same thing: only one may be given.
-    const key = d.kind === 'ConfigMap' || d.kind === 'KubeProxyConfiguration' ? 'kube-proxy configuration' : meta ? `${d.kind} ${meta.namespace ?? ''}/${meta.name}` : d.kind;
+    const kubeProxy = d.kind === 'KubeProxyConfiguration' || (d.kind === 'ConfigMap' && isKubeProxyConfigMap(d.object));
+    const key = kubeProxy ? 'kube-proxy configuration' : meta ? `${d.kind} ${meta.namespace ?? ''}/${meta.name}` : d.kind;
     const first = seen.get(key);
     if (!first) {
       seen.set(key, d);
@@ -101,7 +108,7 @@ function checkDuplicates(all: readonly Decoded[]): void {
 function givenKubeProxy(catalog: Catalog, env: Item<ObjectOf<'Environment'>> | undefined): { config: KubeProxyConfiguration; given: boolean } {
   let config: KubeProxyConfiguration = {};
   let given = false;
-  const first = catalog.first('KubeProxyConfiguration', 'ConfigMap');
+  const first = catalog.kubeProxy();
   if (first) {
     const { object, report } = first;
     const read: KubeProxyConfiguration | undefined = object.kind === 'ConfigMap' ? decodeKubeProxyConfigMap(object as ConfigMap, report) : (object as KubeProxyConfiguration);
@@ -124,7 +131,7 @@ function givenKubeProxy(catalog: Catalog, env: Item<ObjectOf<'Environment'>> | u
 /** Where the cluster-wide clusterCIDR came from, to name in issues. */
 function clusterCIDRReport(catalog: Catalog, env: Item<ObjectOf<'Environment'>> | undefined) {
   if (env?.object.kubeProxy?.clusterCIDR) return env.report.at('kubeProxy');
-  const cfg = catalog.first('KubeProxyConfiguration', 'ConfigMap');
+  const cfg = catalog.kubeProxy();
   return cfg?.object.kind === 'ConfigMap' ? cfg.report.at(`data[${KUBE_PROXY_CONFIGMAP.key}]`) : cfg?.report;
 }
 
@@ -187,6 +194,13 @@ export function loadCluster(sources: readonly ClusterSource[], options: LoadClus
   assignNodePorts(valid.filter((s) => s.report.errorCount === 0), settings.nodePortRange, assumptions);
 
   const endpointSlices = endpointSlicesOf(catalog, services, pods, nodes, options, assumptions);
+
+  // Ingresses: the DefaultIngressClass admission plugin, then what they point at.
+  const ingressClasses = catalog.ok('IngressClass');
+  const ingresses = catalog.ok('Ingress');
+  defaultIngressClasses(ingressClasses, assumptions);
+  admitIngresses(ingresses, ingressClasses.map((c) => c.object), assumptions);
+  checkIngressReferences(ingresses, services.map((s) => s.object), ingressClasses.map((c) => c.object));
   const namespaces = namespacesOf(catalog, assumptions);
 
   if (issues.errors.length > 0) {
@@ -201,6 +215,9 @@ export function loadCluster(sources: readonly ClusterSource[], options: LoadClus
     pods: pods.map((p) => p.object),
     services: services.map((s) => s.object),
     endpointSlices,
+    ingresses: ingresses.map((i) => i.object),
+    ingressClasses: ingressClasses.map((c) => c.object),
+    configMaps: catalog.ok('ConfigMap').map((c) => c.object),
     serviceCIDRs: settings.serviceCIDRs.map(formatNetwork),
     podNetwork: settings.podNetwork,
     ipFamilies: settings.families,

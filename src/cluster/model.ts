@@ -6,7 +6,10 @@
  * @module
  */
 import type {
+  ConfigMap,
   EndpointSlice,
+  Ingress,
+  IngressClass,
   IPFamily,
   KubeProxyConfiguration,
   Namespace,
@@ -168,6 +171,11 @@ export interface Cluster {
   pods: Pod[];
   services: Service[];
   endpointSlices: EndpointSlice[];
+  /** networking.k8s.io/v1 Ingresses, with the default IngressClass filled in as the API server's admission does. */
+  ingresses: Ingress[];
+  ingressClasses: IngressClass[];
+  /** Every ConfigMap with its data (kube-proxy's too). */
+  configMaps: ConfigMap[];
   /** Service CIDRs, one per family (`--service-cluster-ip-range`). */
   serviceCIDRs: string[];
   podNetwork: PodNetwork;

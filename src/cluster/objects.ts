@@ -260,12 +260,101 @@ export interface Workload {
   };
 }
 
-/** core/v1 ConfigMap; only kube-system/kube-proxy (`config.conf`) is read. */
+/**
+ * core/v1 ConfigMap: every one is kept with its `data`; kube-system/kube-proxy (`config.conf`)
+ * configures kube-proxy, others are read by the models that need them (ingress-nginx's controller
+ * ConfigMap). `binaryData` is not kept.
+ */
 export interface ConfigMap {
   apiVersion?: string;
   kind?: 'ConfigMap';
   metadata: ObjectMeta;
   data?: Record<string, string>;
+}
+
+/** The deprecated annotation that picks an Ingress's class (`nginx`), from before `spec.ingressClassName`. */
+export const INGRESS_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
+/** On an IngressClass, `"true"` makes it the class the API server gives Ingresses that name none. */
+export const DEFAULT_INGRESS_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
+
+/** An Ingress backend's Service port: a number or a ServicePort name, exactly one of them. */
+export interface ServiceBackendPort {
+  name?: string;
+  number?: number;
+}
+
+export interface IngressServiceBackend {
+  name: string;
+  port: ServiceBackendPort;
+}
+
+/** A reference to an object in the same namespace (an Ingress resource backend). */
+export interface TypedLocalObjectReference {
+  apiGroup?: string;
+  kind: string;
+  name: string;
+}
+
+/** Where an Ingress sends a request: a Service port, or another resource (kept, not traced). */
+export interface IngressBackend {
+  service?: IngressServiceBackend;
+  resource?: TypedLocalObjectReference;
+}
+
+export type PathType = 'Exact' | 'Prefix' | 'ImplementationSpecific';
+
+export interface HTTPIngressPath {
+  /** Empty or missing only for ImplementationSpecific. */
+  path?: string;
+  pathType: PathType;
+  backend: IngressBackend;
+}
+
+export interface IngressRule {
+  /** A DNS name or a `*.` wildcard of one label; empty matches every host. */
+  host?: string;
+  http?: { paths: HTTPIngressPath[] };
+}
+
+export interface IngressTLS {
+  hosts?: string[];
+  secretName?: string;
+}
+
+export interface IngressSpec {
+  ingressClassName?: string;
+  defaultBackend?: IngressBackend;
+  rules?: IngressRule[];
+  tls?: IngressTLS[];
+}
+
+/** networking.k8s.io/v1 Ingress. */
+export interface Ingress {
+  apiVersion?: string;
+  kind?: 'Ingress';
+  metadata: ObjectMeta;
+  spec: IngressSpec;
+}
+
+export interface IngressClassParametersReference {
+  apiGroup?: string;
+  kind: string;
+  name: string;
+  /** Defaulted to `Cluster` by the API server. */
+  scope?: 'Cluster' | 'Namespace';
+  namespace?: string;
+}
+
+/** networking.k8s.io/v1 IngressClass: which controller serves the Ingresses of this class. */
+export interface IngressClass {
+  apiVersion?: string;
+  kind?: 'IngressClass';
+  metadata: ObjectMeta;
+  spec: {
+    /** A domain-prefixed path, e.g. `k8s.io/ingress-nginx`. */
+    controller?: string;
+    parameters?: IngressClassParametersReference;
+  };
 }
 
 /** kube-proxy's local-traffic detector modes (`--detect-local-mode`). */

@@ -33,6 +33,11 @@ const KINDS: Record<string, string> = {
   rs: 'ReplicaSet',
   replicaset: 'ReplicaSet',
   endpointslice: 'EndpointSlice',
+  cm: 'ConfigMap',
+  configmap: 'ConfigMap',
+  ing: 'Ingress',
+  ingress: 'Ingress',
+  ingressclass: 'IngressClass',
 };
 
 /** A `--set` that cannot be understood or applied. */
@@ -78,7 +83,7 @@ export function parsePatch(text: string): ObjectPatch {
   } catch {
     value = m[5];
   }
-  return { text, kind, namespace: kind === 'Node' ? undefined : (m[2] ?? 'default'), name: m[3]!, path, value };
+  return { text, kind, namespace: kind === 'Node' || kind === 'IngressClass' ? undefined : (m[2] ?? 'default'), name: m[3]!, path, value };
 }
 
 function matches(raw: RawObject, p: ObjectPatch): boolean {

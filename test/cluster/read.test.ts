@@ -45,17 +45,17 @@ test('kind: List (kubectl get -o yaml) and typed lists (ServiceList) are read it
 
 test('unknown kinds, and known kind names of other API groups, are ignored with where they were', () => {
   const c = load([
-    'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: shop}\n',
+    'apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: shop}\n',
     'apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: hello}\nspec: {template: {}}\n',
-    'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: "1"}\n',
+    'apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: settings}\n',
     'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n',
   ]);
   assert.deepEqual(
     c.ignored.map((i) => [i.kind, i.apiVersion, i.name, i.source.file]),
     [
-      ['Ingress', 'networking.k8s.io/v1', 'shop', 'f1.yaml'],
+      ['Ingress', 'extensions/v1beta1', 'shop', 'f1.yaml'],
       ['Service', 'serving.knative.dev/v1', 'hello', 'f2.yaml'],
-      ['ConfigMap', 'v1', 'settings', 'f3.yaml'],
+      ['PodDisruptionBudget', 'policy/v1', 'settings', 'f3.yaml'],
       ['Kustomization', 'kustomize.config.k8s.io/v1beta1', '', 'f4.yaml'],
     ],
   );
