@@ -7,6 +7,7 @@
 import { PatchError } from '../cluster/index.js';
 import { TraceArgumentError } from '../trace/plan.js';
 import { AppSpecError } from '../trace/app.js';
+import { IngressConfigError } from '../trace/listeners.js';
 import { IstioCaptureError } from '../sidecar/index.js';
 import { readFileSync } from 'node:fs';
 import { isClusterLoadError } from '../cluster/index.js';
@@ -34,7 +35,8 @@ export function isUserError(e: unknown): e is Error {
     e instanceof PatchError ||
     e instanceof TraceArgumentError ||
     e instanceof AppSpecError ||
-    e instanceof IstioCaptureError
+    e instanceof IstioCaptureError ||
+    e instanceof IngressConfigError
   );
 }
 

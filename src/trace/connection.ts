@@ -87,6 +87,8 @@ export interface HopRecord {
   /** The address the hop took for the client. */
   clientAddress: string;
   why: string;
+  /** The TCP peer of the connection it accepted. */
+  peer: string;
   /** The client's address was in what it received (peer, PROXY header or a header field). */
   received: boolean;
   /** The hop's advice when the client's address is lost at it or a forged one gets through it. */
@@ -188,7 +190,7 @@ function leg(input: ConnectionInput, journey: JourneyInput, by: string, payload:
     const next: Acc = {
       ...here,
       steps: [...here.steps, ...hopSteps],
-      hops: [...here.hops, { at: hop.at, name: hop.name, clientAddress: d.clientAddress, why: d.clientAddressWhy, received: carries(received, input.clientAddress), advice: hop.advice }],
+      hops: [...here.hops, { at: hop.at, name: hop.name, clientAddress: d.clientAddress, why: d.clientAddressWhy, peer: hostOf(received.peer), received: carries(received, input.clientAddress), advice: hop.advice }],
       replay: [...here.replay, { hop, peer: received.peer, local: received.local, ...(extra ? { proxyHeader: received.proxyHeader } : {}) }],
     };
     if ('refuse' in ups) {

@@ -77,15 +77,16 @@ function chainFindings(outcomes: readonly ConnectionOutcome[], client: string, o
       const hop = idx >= 0 ? o.hops[idx]! : undefined;
       const before = idx > 0 ? o.hops[idx - 1] : undefined;
       const svc = masqueradedService(o);
-      if (hop?.received && hop.advice?.ignored) {
-        add(out, { severity: 'warning', title: `${hop.name} (${hop.at}) takes ${hop.clientAddress} for the client, not ${client}`, detail: hop.advice.ignored.detail, fix: hop.advice.ignored.fix });
+      if (hop?.received && hop.clientAddress === hop.peer && hop.advice?.ignored) {
+        add(out, { severity: 'warning', title: `${hop.name} does not take ${client} for the client`, detail: hop.advice.ignored.detail, fix: hop.advice.ignored.fix });
       } else if (hop && !hop.received && before?.advice?.lost) {
         add(out, { severity: 'warning', title: `the client's address does not get past ${before.name} (${before.at})`, detail: before.advice.lost.detail, fix: before.advice.lost.fix });
       } else if (hop && !hop.received && svc) {
+        const seen = [...new Set(outcomes.filter((x) => x.disposition === 'deliver').map((x) => x.hops[idx]?.clientAddress).filter((a): a is string => a !== undefined && a !== client))];
         add(out, {
           severity: 'warning',
-          title: `${hop.name} (${hop.at}) sees ${hop.clientAddress}, not the client ${client}`,
-          detail: `the connection to it went through svc/${svc} with externalTrafficPolicy: Cluster, and kube-proxy masqueraded it (see the NAT steps); every hop after it can only pass on that address`,
+          title: `${hop.name} does not see the client ${client}`,
+          detail: `the connection to it went through svc/${svc} with externalTrafficPolicy: Cluster and kube-proxy masqueraded it (it sees ${seen.join(', ')}); every hop after it can only pass that on`,
           fix: `svc/${svc}.spec.externalTrafficPolicy=Local`,
           cost: 'nodes without a ready endpoint of it then drop the traffic; the load balancer\'s health checks on healthCheckNodePort steer around them',
         });
@@ -111,7 +112,7 @@ function chainFindings(outcomes: readonly ConnectionOutcome[], client: string, o
         severity: 'warning',
         title: `a client can choose the address the application sees`,
         detail: at
-          ? `${at.name} (${at.at}) believes an X-Forwarded-For / X-Real-IP the client writes itself (replayed with X-Forwarded-For: 1.2.3.4): ${at.advice?.forged?.detail ?? at.why}`
+          ? `${at.name} believes an X-Forwarded-For / X-Real-IP the client writes itself (replayed with X-Forwarded-For: 1.2.3.4): ${at.advice?.forged?.detail ?? at.why}`
           : `the application's ${app.strategy} reads a header field the client can write itself (replayed with X-Forwarded-For: 1.2.3.4): it must only trust what its own proxies add`,
         ...(at?.advice?.forged ? { fix: at.advice.forged.fix } : { fix: `apps[].clientIP: {strategy: RightmostTrustedRange, header: X-Forwarded-For, trusted: [your proxies' addresses]} (or --client-ip)` }),
       });

@@ -10,8 +10,18 @@ import type { Pod } from '../cluster/objects.js';
 import { chooseBackends, cloudLoadBalancerDecision } from '../edge/loadbalancer.js';
 import type { Service, ServicePort } from '../cluster/objects.js';
 import { type ConnectionPayload, hostOf, type ProxyDecision } from '../edge/request.js';
-import { formatIP, type IPFamily, parseEndpoint, parseIP, type Packet } from '../net/index.js';
+import { formatIP, formatNetwork, type IPFamily, parseEndpoint, parseIP, type Packet } from '../net/index.js';
 import type { IstioSidecar } from '../sidecar/index.js';
+import {
+  findIngressNginx,
+  ingressNginxConfig,
+  type IngressNginxConfig,
+  type IngressNginxDecision,
+  ingressNginxForward,
+  type IngressNginxInstallation,
+  ingressNginxTable,
+  type IngressNginxTable,
+} from '../edge/ingress-nginx.js';
 import { readyEndpoints } from './endpoints.js';
 import type { HttpRequestHead } from '../edge/request.js';
 import { formatEndpoint } from '../net/index.js';
@@ -173,8 +183,73 @@ export function sidecarOutboundHop(world: World, host: string, sidecar: IstioSid
   };
 }
 
+/** An ingress-nginx installation as the trace uses it: its config and server table, built once. */
+interface IngressNginxHere {
+  install: IngressNginxInstallation;
+  config: IngressNginxConfig;
+  table: IngressNginxTable;
+  /** `cm/NS/NAME` for fixes. */
+  configMapRef: string;
+}
+
+function ingressNginxOf(world: World): IngressNginxHere[] {
+  return findIngressNginx(world.cluster).map((install) => {
+    const where = `ConfigMap ${install.configMapName}`;
+    const read = ingressNginxConfig(install.configMap?.data ?? {}, where);
+    if (read.errors.length > 0) throw new IngressConfigError(read.errors.join('; '));
+    return { install, config: read.config, table: ingressNginxTable(world.cluster, install.controller, read.config), configMapRef: `cm/${install.configMapName}` };
+  });
+}
+
+/** A controller ConfigMap value ingress-nginx would not take. */
+export class IngressConfigError extends Error {
+  override readonly name = 'IngressConfigError';
+}
+
+/** ingress-nginx in one of its controller pods: realip, routing, the headers it sets, then a connection to the chosen upstream. */
+export function ingressNginxHop(world: World, host: string, here: IngressNginxHere, protocol: number): ProxyHop {
+  const name = `ingress-nginx ${host}`;
+  const cm = here.configMapRef;
+  return {
+    at: host,
+    name,
+    decide: (payload) => ingressNginxForward(payload, here.config, here.table),
+    advice: {
+      ignored: {
+        detail: here.config.useProxyProtocol
+          ? 'the address reached ingress-nginx but not from a peer in proxy-real-ip-cidr, so realip keeps the TCP peer'
+          : `the client's address reached ingress-nginx in ${here.config.forwardedForHeader} but ${here.config.useForwardedHeaders ? 'the peer is not in proxy-real-ip-cidr' : 'use-forwarded-headers is off'}: $remote_addr, X-Real-IP and X-Forwarded-For become the TCP peer (the load balancer or a node); turn it on and set proxy-real-ip-cidr to the addresses the load balancer connects from, or a client can write its own`,
+        fix: here.config.useForwardedHeaders ? `${cm}.data.proxy-real-ip-cidr=LB_CIDR` : `${cm}.data.use-forwarded-headers=true`,
+      },
+      forged: {
+        detail: `use-forwarded-headers is on and proxy-real-ip-cidr is ${here.config.proxyRealIpCidr.map(formatNetwork).join(', ')}: realip believes ${here.config.forwardedForHeader} from any peer, so the client writes its own address; trust only the load balancer's addresses (LB_CIDR below)`,
+        fix: `${cm}.data.proxy-real-ip-cidr=LB_CIDR`,
+      },
+    },
+    upstreams: (d) => {
+      const route = (d as IngressNginxDecision).route;
+      if (!route || route.kind !== 'backend') return { refuse: 'no backend chosen' };
+      const family = parseEndpoint(route.upstreams[0]?.address ?? '0.0.0.0:0').ip.family;
+      const from = podAddress(world, host, family);
+      if (!from) return { refuse: `the controller pod has no IPv${family} address` };
+      if (route.upstreams.length === 0) return { refuse: `${route.service.metadata.namespace}/${route.service.metadata.name} has no ready endpoints: nginx answers 503` };
+      const legs: UpstreamLeg[] = route.upstreams.map((u) => {
+        const ep = parseEndpoint(u.address);
+        return {
+          probability: u.share,
+          from: host,
+          packet: tcpPacket(from, PROXY_SOURCE_PORT.ingress, formatIP(ep.ip), ep.port ?? 0, protocol),
+          route: { state: 'ROUTE', at: host, detail: `${route.why}: upstream ${u.address}${u.pod ? ` (pod ${u.pod})` : ''}${route.upstreams.length > 1 ? `, 1 of ${route.upstreams.length}` : ''}`, ...(route.upstreams.length > 1 ? { probability: u.share } : {}) },
+        };
+      });
+      return { steps: [], legs };
+    },
+  };
+}
+
 /** The listener resolver of a world. */
 export function listenersOf(world: World, options: ListenerOptions): (o: JourneyOutcome) => Listener {
+  let ingress: IngressNginxHere[] | undefined;
   return (o) => {
     const at = o.endpoint ?? '';
     if (at.startsWith('lb/')) {
@@ -187,7 +262,13 @@ export function listenersOf(world: World, options: ListenerOptions): (o: Journey
       if (o.socket.port === c.inboundCapturePort) return { kind: 'proxy', hop: sidecarInboundHop(at, sidecar, o, options.protocol) };
       if (o.socket.port === c.proxyPort) return { kind: 'proxy', hop: sidecarOutboundHop(world, at, sidecar, o, options.protocol) };
     }
-    return { kind: 'app', app: resolveApp(world.cluster, podOf(world, at), options.clientIP) };
+    const pod = podOf(world, at);
+    if (pod && o.socket) {
+      ingress ??= ingressNginxOf(world);
+      const here = ingress.find((i) => i.install.pods.some((p) => p.metadata.namespace === pod.metadata.namespace && p.metadata.name === pod.metadata.name));
+      if (here && controllerPorts(pod).includes(o.socket.port)) return { kind: 'proxy', hop: ingressNginxHop(world, at, here, options.protocol) };
+    }
+    return { kind: 'app', app: resolveApp(world.cluster, pod, options.clientIP) };
   };
 }
 
@@ -207,4 +288,10 @@ export function traceFromPlan(world: World, plan: JourneyPlan, options: { http?:
       return lb && lb.mode === 'passthrough' && lb.proxyProtocol ? { version: lb.proxyProtocol, source: formatEndpoint(p.source, p.sourcePort), destination: vip! } : undefined;
     },
   });
+}
+
+/** The ports nginx listens on in a controller pod: its http/https container ports (80 and 443 when it declares none). */
+function controllerPorts(pod: Pod): number[] {
+  const ports = (pod.spec.containers ?? []).flatMap((c) => c.ports ?? []).filter((p) => p.name === 'http' || p.name === 'https' || p.containerPort === 80 || p.containerPort === 443);
+  return ports.length > 0 ? ports.map((p) => p.containerPort) : [80, 443];
 }
