@@ -85,7 +85,7 @@ export function parsePatch(text: string): ObjectPatch {
   }
   // ConfigMap data, annotations and labels are strings: `use-forwarded-headers=true` means "true".
   const stringMap = (kind === 'ConfigMap' && path[0] === 'data' && path.length === 2) || ['annotations', 'labels'].includes(path[path.length - 2] ?? '');
-  if (stringMap && value !== null && typeof value !== 'object') value = m[5]!;
+  if (stringMap && (typeof value === 'boolean' || typeof value === 'number')) value = m[5]!;
   return { text, kind, namespace: kind === 'Node' || kind === 'IngressClass' ? undefined : (m[2] ?? 'default'), name: m[3]!, path, value };
 }
 

@@ -99,7 +99,7 @@ export function parseStrategySpec(text: string): ClientIPStrategySpec {
 }
 
 /** `Deployment/NS/NAME` etc. of a pod, from its owner (a ReplicaSet's name is the Deployment's plus the template hash). */
-function workloadsOf(pod: Pod): string[] {
+export function workloadRefs(pod: Pod): string[] {
   const ns = pod.metadata.namespace ?? 'default';
   const out = [`pod/${ns}/${pod.metadata.name}`];
   for (const o of pod.metadata.ownerReferences ?? []) {
@@ -112,7 +112,7 @@ function workloadsOf(pod: Pod): string[] {
 /** The Environment's AppSpec for a pod (by pod or by its workload), if any. */
 export function appSpecOf(cluster: Cluster, pod: Pod | undefined): { spec: AppSpec; ref: string } | undefined {
   if (!pod || !cluster.apps) return undefined;
-  const refs = workloadsOf(pod);
+  const refs = workloadRefs(pod);
   for (const ref of refs) {
     const spec = cluster.apps.find((a) => a.workload === ref);
     if (spec) return { spec, ref };

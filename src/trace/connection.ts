@@ -44,7 +44,7 @@ export interface ProxyHop {
 }
 
 /** What listens where a leg was delivered. */
-export type Listener = { kind: 'app'; app: ResolvedApp } | { kind: 'proxy'; hop: ProxyHop };
+export type Listener = { kind: 'app'; app: ResolvedApp } | { kind: 'proxy'; hop: ProxyHop } | { kind: 'undetermined'; reason: string };
 
 export interface ConnectionInput {
   first: JourneyInput;
@@ -178,6 +178,9 @@ function leg(input: ConnectionInput, journey: JourneyInput, by: string, payload:
     };
     const listener = input.listenerAt(o);
     if (listener.kind === 'app') return [atApp(input, o, here, received, listener.app)];
+    if (listener.kind === 'undetermined') {
+      return [finish({ ...o, disposition: 'undetermined', reason: listener.reason }, { ...here, steps: [...here.steps, { state: 'UNDETERMINED', at: o.endpoint, detail: listener.reason }] }, { client_address: null, peer: null })];
+    }
     if (depth >= MAX_LEGS) return [finish({ ...o, disposition: 'undetermined', reason: `more than ${MAX_LEGS} proxies: a proxy loop` }, here, { client_address: null, peer: null })];
     const hop = listener.hop;
     const d = hop.decide(received);

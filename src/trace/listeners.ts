@@ -25,7 +25,7 @@ import {
 import { readyEndpoints } from './endpoints.js';
 import type { HttpRequestHead } from '../edge/request.js';
 import { formatEndpoint } from '../net/index.js';
-import { resolveApp } from './app.js';
+import { resolveApp, workloadRefs } from './app.js';
 import { type ConnectionOutcome, type Listener, type ProxyHop, traceConnection, type UpstreamLeg } from './connection.js';
 import type { JourneyPlan } from './plan.js';
 import { healthCheckStep, type JourneyOutcome, type LoadBalancerTarget } from './journey.js';
@@ -268,6 +268,8 @@ export function listenersOf(world: World, options: ListenerOptions): (o: Journey
       const here = ingress.find((i) => i.install.pods.some((p) => p.metadata.namespace === pod.metadata.namespace && p.metadata.name === pod.metadata.name));
       if (here && controllerPorts(pod).includes(o.socket.port)) return { kind: 'proxy', hop: ingressNginxHop(world, at, here, options.protocol) };
     }
+    const proxy = pod && o.socket ? world.cluster.proxies?.find((p) => p.port === o.socket!.port && workloadRefs(pod).includes(p.workload)) : undefined;
+    if (proxy) return { kind: 'undetermined', reason: `the Environment's reverse proxy "${proxy.name}" (${proxy.type}) listens here: kubepath reads it but does not trace through it yet` };
     return { kind: 'app', app: resolveApp(world.cluster, pod, options.clientIP) };
   };
 }
