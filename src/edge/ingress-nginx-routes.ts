@@ -27,7 +27,7 @@
  */
 import type { Cluster, EndpointSlice, Ingress, IngressBackend, IngressClass, PathType, Service, ServicePort } from '../cluster/index.js';
 import { INGRESS_CLASS_ANNOTATION, SERVICE_NAME_LABEL } from '../cluster/index.js';
-import { formatEndpoint, type IPNetwork, networkContains, parseNetwork, tryParseIP, hostNetwork } from '../net/index.js';
+import { formatEndpoint, hostNetwork, type IPNetwork, networkContains, parseNetwork, tryParseIP } from '../net/index.js';
 import { INGRESS_NGINX_DEFAULTS, type IngressNginxConfig } from './ingress-nginx-config.js';
 import type { IngressNginxController } from './ingress-nginx-install.js';
 
@@ -133,7 +133,9 @@ function cidrList(v: string | undefined, notes: string[], what: string): IPNetwo
   const out: IPNetwork[] = [];
   for (const item of v.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
     try {
-      out.push(item.includes('/') ? parseNetwork(item) : hostNetwork(tryParseIP(item) ?? parseNetwork(item).network));
+      const ip = item.includes('/') ? undefined : tryParseIP(item);
+      if (!item.includes('/') && !ip) throw new Error(item);
+      out.push(ip ? hostNetwork(ip) : parseNetwork(item));
     } catch {
       notes.push(`${what}: "${item}" is not a CIDR; the controller refuses the annotation`);
       return undefined;

@@ -24,7 +24,7 @@
  * @module
  */
 import { formatNetwork, type IPNetwork } from '../net/index.js';
-import { INGRESS_NGINX_DEFAULTS, type IngressNginxConfig } from './ingress-nginx-config.js';
+import type { IngressNginxConfig } from './ingress-nginx-config.js';
 import { type IngressRoute, type IngressNginxTable, routeIngress } from './ingress-nginx-routes.js';
 import { nginxRealIp, type RealIpResult } from './nginx-realip.js';
 import { portOf, readProxyHeader } from './proxy-wire.js';
@@ -91,7 +91,7 @@ const cidrs = (nets: readonly IPNetwork[]) => nets.map(formatNetwork).join(', ')
 /** What one incoming connection becomes at ingress-nginx. */
 export function ingressNginxForward(
   payload: ConnectionPayload,
-  config: IngressNginxConfig = INGRESS_NGINX_DEFAULTS,
+  config: IngressNginxConfig,
   table: IngressNginxTable,
   options: IngressNginxForwardOptions = {},
 ): IngressNginxDecision {

@@ -63,8 +63,14 @@ export type ProxyDecision =
       readonly clientAddress: string;
       /** How it decided that, one sentence. */
       readonly clientAddressWhy: string;
-      /** What it sends on the new connection; the trace adds peer and local. */
-      readonly upstream: { readonly proxyHeader?: { readonly version: 1 | 2 } | undefined; readonly http?: HttpRequestHead | undefined };
+      /**
+       * What it sends on the new connection; the trace adds peer and local. A proxy model that writes
+       * the PROXY header itself fills the {@link ProxyHeaderSent} fields (source, destination, hex).
+       */
+      readonly upstream: {
+        readonly proxyHeader?: ({ readonly version: 1 | 2 } & Partial<Omit<ProxyHeaderSent, 'version'>>) | undefined;
+        readonly http?: HttpRequestHead | undefined;
+      };
       readonly changes: readonly HeaderChange[];
       readonly notes: readonly string[];
     }
