@@ -220,7 +220,7 @@ describe('Istio TPROXY rules in the kernel', { skip, concurrency: 1 }, () => {
       assert.deepEqual(failed, []);
     });
 
-    test("the proxy's leg alone: as uid 0 gid 1337 the app sees the client address; as uid 1337 ISTIO_IN_REDIRECT sends it to 127.0.0.1:15006 and it never completes (istio#23369)", async () => {
+    test("the proxy's leg alone: as uid 0 gid 1337 the app sees the client address; as uid 1337 ISTIO_IN_REDIRECT sends it to 127.0.0.1:15006 and it never completes (istio#23369); without SO_MARK it is TPROXYed back to the proxy", async () => {
       let agree = 0;
       // uid 0, gid 1337 (the injection template's TPROXY identity).
       const ok = await r.lab.transparentConnect(ENVOY_TPROXY, CLIENT_IP, POD_IP, 8080, 1337);
@@ -242,7 +242,27 @@ describe('Istio TPROXY rules in the kernel', { skip, concurrency: 1 }, () => {
       assert.equal(e.seenReply, false, 'UNREPLIED: the SYN-ACK from 127.0.0.1 is never sent');
       assert.equal(app.accepts.filter((a) => a.remote.startsWith(`${CLIENT_IP}:${e.original.sourcePort}`)).length, 0);
       agree++;
-      console.log(`Istio TPROXY proxy identity in the kernel: ${agree} of 2 as the engine predicts (uid 1337: conntrack reply ${formatEndpoint(e.reply.source, e.reply.sourcePort)}, UNREPLIED)`);
+      // uid 0, gid 1337 but no SO_MARK: mangle OUTPUT marks it 1338 (the proxy calling the app
+      // through its own inbound side), so ISTIO_INBOUND does not let it pass on lo: TPROXY gives it
+      // to the proxy's own listener, whose SYN-ACK (no connmark) leaves by eth0.
+      await r.lab.flushConntrack();
+      const tproxied = () => r.lab.exec('pod', ['iptables-save', '-c', '-t', 'mangle']).then((t) => Number(/^\[(\d+):\d+\] -A ISTIO_TPROXY .*-j TPROXY/m.exec(t)?.[1] ?? NaN));
+      const before = await tproxied();
+      const unmarked = await r.lab.transparentConnect(ENVOY_TPROXY, CLIENT_IP, POD_IP, 8080, 0);
+      assert.equal(unmarked.ok, false, 'the connection must not complete');
+      const diverted = (await tproxied()) - before;
+      const port = endpointOf(unmarked.local!).port;
+      const u = (await r.lab.conntrack()).entries().find((x) => x.original.sourcePort === port && x.original.destinationPort === 8080);
+      assert.ok(u, 'a conntrack entry for the unmarked leg');
+      const req = { packet: tcpPacket(unmarked.local!, `${POD_IP}:8080`), entry: { kind: 'local' as const, socket: owner(ENVOY_TPROXY) }, mark: 0 };
+      const syn = tracePacket(r.ruleset, r.host, req).outcomes[0]!;
+      const back = traceReply(r.ruleset, r.host, syn, req)!.outcomes[0]!;
+      const kernelSays = `SYN TPROXYed ${diverted}x, ctmark ${u.mark}, reply ${formatEndpoint(u.reply.source, u.reply.sourcePort)}, app saw ${app.accepts.some((a) => a.remote === unmarked.local) ? 'it' : 'nothing'}`;
+      const engineSays = `SYN TPROXYed ${syn.tproxy ? 1 : 0}x, ctmark ${syn.conntrack!.mark}, reply ${formatEndpoint(syn.conntrack!.reply.source, syn.conntrack!.reply.sourcePort)}, app saw nothing`;
+      assert.equal(kernelSays, engineSays);
+      assert.equal(`${back.disposition} ${back.outInterface}`, 'forward eth0', "the engine sends the listener's SYN-ACK out of eth0 (the kernel's entry never completes)");
+      agree++;
+      console.log(`Istio TPROXY proxy identity in the kernel: ${agree} of 3 as the engine predicts (uid 1337: conntrack reply ${formatEndpoint(e.reply.source, e.reply.sourcePort)}, UNREPLIED; no SO_MARK: ${kernelSays})`);
     });
 
     test('outbound is REDIRECT in TPROXY mode too; excluded inbound ports are not captured', async () => {

@@ -184,13 +184,16 @@ describe('TPROXY mode', () => {
     assert.ok(o.steps.some((st) => st.kind === 'route' && /table 133/.test(st.detail)));
   });
 
-  test("without the connmark (a leg that was never marked) the app's SYN-ACK leaves by eth0", () => {
-    const req = upstream(ENVOY_TPROXY);
-    const leg = only(s, req);
-    const unmarked = { ...leg, conntrack: leg.conntrack ? { ...leg.conntrack, mark: 0 } : undefined };
-    const o = traceReply(s.ruleset, s.host, unmarked, req)!.outcomes[0]!;
-    assert.equal(o.disposition, 'forward');
-    assert.equal(o.outInterface, 'eth0');
+  test("a leg without SO_MARK 1337 (gid 1337) is marked 1338 and TPROXYed back to the proxy's own listener, whose SYN-ACK leaves by eth0", () => {
+    const req = upstream(ENVOY_TPROXY, 0);
+    const syn = only(s, req);
+    assert.equal(syn.disposition, 'deliver');
+    assert.deepEqual(syn.tproxy, { address: undefined, port: 15006 });
+    assert.ok(syn.steps.some((st) => st.rule?.text.endsWith('--gid-owner 1337 -j MARK --set-mark 1338') && st.matched));
+    assert.equal(syn.conntrack?.mark, 0, 'TPROXY ends mangle PREROUTING before the save-mark rule');
+    const reply = traceReply(s.ruleset, s.host, syn, req)!.outcomes[0]!;
+    assert.equal(reply.disposition, 'forward');
+    assert.equal(reply.outInterface, 'eth0');
   });
 
   test('the app -> 10.0.0.9:80 is still REDIRECTed to 15001 (outbound is always nat)', () => {
