@@ -29,8 +29,28 @@ import {
 } from './istio-config.js';
 import { type IstioProxyIdentity, istioProxyIdentity } from './istio-inject.js';
 
-export * from './istio-config.js';
-export * from './istio-inject.js';
+export {
+  type ArgsOrigin,
+  formatIstioIptablesArgs,
+  type IstioArgs,
+  type IstioCaptureConfig,
+  IstioCaptureError,
+  type IstioInterceptionMode,
+  ISTIO_INJECTOR_DEFAULTS,
+  ISTIO_OUTBOUND_MARK,
+  istioCaptureConfig,
+  parseIstioIptablesArgs,
+} from './istio-config.js';
+export {
+  ISTIO_ANNOTATIONS,
+  ISTIO_IGNORED_NAMESPACES,
+  type IstioDecision,
+  type IstioNoSidecar,
+  type IstioProxyIdentity,
+  type IstioSidecar,
+  istioCaptureOf,
+  istioProxyIdentity,
+} from './istio-inject.js';
 
 /** What istio-iptables (and its route setup) leaves in a pod's network namespace for one family. */
 export interface IstioRules {
