@@ -751,13 +751,123 @@ function optionCode(word: string): Option {
   return LONG_OPTIONS.get(word) ?? Option.None;
 }
 
-/** A match module being collected while a rule's words are read; `key` interns it. */
-interface PendingModule {
-  readonly name: string;
-  readonly module: MatchModule | undefined;
-  readonly counts: SmallMap<number> | undefined;
-  readonly options: ParsedOption[];
-  key: string;
+/** One option of a match module as read; reused from rule to rule with its {@link PendingModule}. */
+class OptionSlot {
+  name = '';
+  negated = false;
+  /** An option kubepath does not model, kept with the module it follows (lenient parsing). */
+  unknown = false;
+  /** The first {@link valueCount} entries. */
+  readonly values: string[] = [];
+  valueCount = 0;
+}
+
+/**
+ * A match module being collected while a rule's words are read. The parser keeps a pool of them
+ * and of their option slots, so reading a rule makes no objects or arrays for its matches: the
+ * options a builder takes are made only when the match is built.
+ */
+class PendingModule {
+  name = '';
+  module: MatchModule | undefined = undefined;
+  counts: SmallMap<number> | undefined = undefined;
+  /** The first {@link optionCount} entries. */
+  readonly options: OptionSlot[] = [];
+  optionCount = 0;
+  /** Whether some option is {@link OptionSlot.unknown}. */
+  unknownOptions = false;
+
+  reset(name: string, module: MatchModule | undefined, counts: SmallMap<number> | undefined): void {
+    this.name = name;
+    this.module = module;
+    this.counts = counts;
+    this.optionCount = 0;
+    this.unknownOptions = false;
+  }
+
+  /** A new option, its values to be added to {@link OptionSlot.values}. */
+  add(name: string, negated: boolean, unknown: boolean): OptionSlot {
+    let slot = this.options[this.optionCount];
+    if (slot === undefined) {
+      slot = new OptionSlot();
+      this.options.push(slot);
+    }
+    this.optionCount++;
+    slot.name = name;
+    slot.negated = negated;
+    slot.unknown = unknown;
+    slot.valueCount = 0;
+    if (unknown) this.unknownOptions = true;
+    return slot;
+  }
+
+  /** The options as a builder takes them (new objects: a built match may keep them). */
+  parsedOptions(): ParsedOption[] {
+    const options: ParsedOption[] = [];
+    for (let k = 0; k < this.optionCount; k++) {
+      const o = this.options[k]!;
+      options.push({ name: o.name, values: o.values.slice(0, o.valueCount), negated: o.negated });
+    }
+    return options;
+  }
+
+  /** The module and every option with its values, as one string (for modules with unknown options). */
+  key(): string {
+    let key = this.name;
+    for (let k = 0; k < this.optionCount; k++) {
+      const o = this.options[k]!;
+      key += `\u0001${o.unknown ? '?' : ''}${o.negated ? '!' : ''}${o.name}\u0000${o.values.slice(0, o.valueCount).join('\u0000')}`;
+    }
+    return key;
+  }
+}
+
+/**
+ * The matches of one module in one {@link BuildContext}, by the module's options in order: one
+ * node per option name and per value, so that finding a match again makes no key string (a
+ * string joined from a rule's words would be made, flattened and hashed for every rule).
+ */
+class MatchNode {
+  match: Match | undefined = undefined;
+  /** After this node: the next option by name, not negated / negated; or the option's next value. */
+  private plain: Map<string, MatchNode> | undefined = undefined;
+  private negated: Map<string, MatchNode> | undefined = undefined;
+  private values: Map<string, MatchNode> | undefined = undefined;
+
+  option(name: string, negated: boolean): MatchNode {
+    const map = negated ? (this.negated ??= new Map()) : (this.plain ??= new Map());
+    let node = map.get(name);
+    if (node === undefined) {
+      node = new MatchNode();
+      map.set(name, node);
+    }
+    return node;
+  }
+
+  value(value: string): MatchNode {
+    const map = (this.values ??= new Map());
+    let node = map.get(value);
+    if (node === undefined) {
+      node = new MatchNode();
+      map.set(value, node);
+    }
+    return node;
+  }
+}
+
+/**
+ * What match and target builders may depend on besides their options (see
+ * {@link RuleParser.context}), with what was built for it.
+ */
+class BuildContext {
+  /** Matches by module, then options ({@link MatchNode}). */
+  readonly matches = new Map<MatchModule, MatchNode>();
+  /** Matches of modules with options kubepath does not model (lenient parsing), by {@link PendingModule.key}. */
+  readonly matchesByKey = new Map<string, Match>();
+  /** Targets by name, goto and options ({@link RuleDraft.targetKey}). */
+  readonly targets = new Map<string, Target>();
+  /** Targets of a module, without options, by name. */
+  readonly plainTargets = new Map<string, Target>();
 }
 
 /** `-j NAME` to a chain. */
@@ -783,7 +893,7 @@ function failAt(location: SourceLocation, detail: string): never {
 /** Build a match; a module's complaint becomes an error at the rule's line. */
 function buildMatch(m: PendingModule, info: RuleInfo, location: SourceLocation): Match {
   try {
-    return m.module!.build(m.options, info);
+    return m.module!.build(m.parsedOptions(), info);
   } catch (e) {
     if (e instanceof OptionError || e instanceof AddressError) failAt(location, `-m ${m.name}: ${e.message}`);
     throw e;
@@ -817,8 +927,9 @@ class RuleDraft {
   outInterface: Negatable<InterfaceMatch> | undefined = undefined;
   fragment: Negatable<true> | undefined = undefined;
   counters: Rule['counters'] = undefined;
-  /** The rule's matches, in order. */
-  modules: PendingModule[] = NO_PENDING;
+  /** The rule's matches, in order: the first {@link moduleCount} (a pool, kept from rule to rule). */
+  readonly modules: PendingModule[] = [];
+  moduleCount = 0;
   targetName: string | undefined = undefined;
   targetModule: TargetModule | undefined = undefined;
   targetCounts: SmallMap<number> = NO_OPTIONS;
@@ -851,7 +962,7 @@ class RuleDraft {
     this.outInterface = undefined;
     this.fragment = undefined;
     this.counters = counters;
-    this.modules = NO_PENDING;
+    this.moduleCount = 0;
     this.targetName = undefined;
     this.targetModule = undefined;
     this.targetCounts = NO_OPTIONS;
@@ -873,12 +984,16 @@ function infoOf(p: RuleParser, d: RuleDraft): RuleInfo {
   return (d.info ??= { family: p.family, table: d.table, chain: d.chain, protocol: d.protocol, targetText: d.targetText });
 }
 
-/** No matches yet (a rule's list is made when it has one; only {@link addModule} adds). */
-const NO_PENDING: PendingModule[] = [];
-
-function addModule(d: RuleDraft, m: PendingModule): void {
-  if (d.modules === NO_PENDING) d.modules = [m];
-  else d.modules.push(m);
+/** A new match module of the rule, from the draft's pool. */
+function addModule(d: RuleDraft, name: string, module: MatchModule | undefined, counts: SmallMap<number> | undefined): PendingModule {
+  let m = d.modules[d.moduleCount];
+  if (m === undefined) {
+    m = new PendingModule();
+    d.modules.push(m);
+  }
+  d.moduleCount++;
+  m.reset(name, module, counts);
+  return m;
 }
 
 /** The next word, the value of option `opt`. */
@@ -955,7 +1070,7 @@ function matchOption(p: RuleParser, d: RuleDraft, w: string): void {
     if (!p.lenient) failAt(d.location, `match extension "${name}" is not modelled by kubepath`);
     (d.unknown ??= []).push(`-m ${name}`);
   }
-  addModule(d, { name, module: entry.module, counts: entry.counts, options: [], key: name });
+  addModule(d, name, entry.module, entry.counts);
 }
 
 /** `-j TARGET`, `-g CHAIN` */
@@ -1015,7 +1130,7 @@ function moduleOption(p: RuleParser, d: RuleDraft, w: string): void {
   const modules = d.modules;
   let owner: PendingModule | undefined;
   let count: number | undefined;
-  for (let k = modules.length - 1; k >= 0 && count === undefined; k--) {
+  for (let k = d.moduleCount - 1; k >= 0 && count === undefined; k--) {
     count = modules[k]!.counts?.get(w);
     if (count !== undefined) owner = modules[k];
   }
@@ -1023,8 +1138,7 @@ function moduleOption(p: RuleParser, d: RuleDraft, w: string): void {
     const implicit = implicitProtocolMatch(d.protocol.value);
     count = implicit ? optionCounts(implicit).get(w) : undefined;
     if (implicit && count !== undefined) {
-      owner = { name: implicit.name, module: implicit, counts: optionCounts(implicit), options: [], key: implicit.name };
-      addModule(d, owner);
+      owner = addModule(d, implicit.name, implicit, optionCounts(implicit));
     }
   }
   if (owner && owner.name === 'comment' && w === '--comment' && !negated && d.comment === undefined) {
@@ -1035,13 +1149,17 @@ function moduleOption(p: RuleParser, d: RuleDraft, w: string): void {
     return;
   }
   if (owner && count !== undefined) {
-    const values = valuesOf(p, w, count, location);
-    owner.options.push({ name: w, values, negated });
-    owner.key += `\u0001${negated ? '!' : ''}${w}\u0000${count === 1 ? values[0] : values.join('\u0000')}`;
+    const slot = owner.add(w, negated, false);
+    const words = p.words;
+    for (let k = 0; k < count; k++) {
+      const v = words.next();
+      if (v === undefined) failAt(location, `${w} needs ${count === 1 ? 'a value' : `${count} values`}`);
+      slot.values[slot.valueCount++] = v;
+    }
     return;
   }
   if (p.lenient && (d.unknown !== undefined || (d.targetName !== undefined && !d.targetModule))) return unmodelledOption(p, d, w, negated);
-  const loaded = d.modules.map((m) => m.name);
+  const loaded = d.modules.slice(0, d.moduleCount).map((m) => m.name);
   failAt(location, `unknown option "${printable(w)}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${d.targetName ? ` (target ${d.targetName})` : ''}`);
 }
 
@@ -1060,9 +1178,8 @@ function unmodelledOption(p: RuleParser, d: RuleDraft, w: string, negated: boole
   else {
     // The option becomes part of the module it follows, so it must be part of that module's key too:
     // otherwise a later rule with the same known options would share a match that carries it.
-    const m = d.modules[d.modules.length - 1]!;
-    m.options.push({ name: w, values, negated });
-    m.key += `\u0001?${negated ? '!' : ''}${w}\u0000${values.join('\u0000')}`;
+    const slot = d.modules[d.moduleCount - 1]!.add(w, negated, true);
+    for (const v of values) slot.values[slot.valueCount++] = v;
   }
 }
 
@@ -1070,15 +1187,32 @@ function unmodelledOption(p: RuleParser, d: RuleDraft, w: string, negated: boole
 function matchesOf(p: RuleParser, d: RuleDraft): readonly Match[] {
   const built = p.built;
   let count = 0;
-  for (const m of d.modules) {
-    if (!m.module) continue;
-    if (m.name === 'comment' && m.options.length === 0 && d.comment !== undefined) continue;
-    p.context(d);
-    const cache = p.contextMatches;
-    let match = cache.get(m.key);
-    if (!match) {
-      match = buildMatch(m, infoOf(p, d), d.location);
-      cache.set(m.key, match);
+  for (let k = 0; k < d.moduleCount; k++) {
+    const m = d.modules[k]!;
+    const module = m.module;
+    if (!module) continue;
+    if (m.optionCount === 0 && m.name === 'comment' && d.comment !== undefined) continue;
+    const context = p.context(d);
+    let match: Match | undefined;
+    if (m.unknownOptions) {
+      const key = m.key();
+      match = context.matchesByKey.get(key);
+      if (!match) {
+        match = buildMatch(m, infoOf(p, d), d.location);
+        context.matchesByKey.set(key, match);
+      }
+    } else {
+      let node = context.matches.get(module);
+      if (node === undefined) {
+        node = new MatchNode();
+        context.matches.set(module, node);
+      }
+      for (let i = 0; i < m.optionCount; i++) {
+        const o = m.options[i]!;
+        node = node.option(o.name, o.negated);
+        for (let j = 0; j < o.valueCount; j++) node = node.value(o.values[j]!);
+      }
+      match = node.match ??= buildMatch(m, infoOf(p, d), d.location);
     }
     built[count++] = match;
   }
@@ -1113,8 +1247,12 @@ function targetOf(p: RuleParser, d: RuleDraft, builder: TableBuilder): Target | 
     return target;
   }
   // Targets that carry addresses (DNAT, SNAT, ...) are mostly one of a kind: not worth a key.
-  const key = module && PER_RULE_TARGETS.has(name) ? undefined : `${name}|${d.goto}|${p.context(d)}|${d.targetKey}`;
-  let target = key === undefined ? undefined : p.targets.get(key);
+  const perRule = module !== undefined && PER_RULE_TARGETS.has(name);
+  // A target module without options (ACCEPT, DROP, ...) by its name alone.
+  const plain = module !== undefined && d.targetOptions === undefined;
+  const cache = perRule ? undefined : plain ? p.context(d).plainTargets : p.context(d).targets;
+  const key = perRule ? '' : plain ? name : `${name}|${d.goto}|${d.targetKey}`;
+  let target = cache?.get(key);
   if (target) {
     if (p.unmodelledTargets.size > 0 && p.unmodelledTargets.has(target) && target.kind === 'unmodelled') unmodelledTarget(p, d, target.reason);
     return target;
@@ -1130,7 +1268,7 @@ function targetOf(p: RuleParser, d: RuleDraft, builder: TableBuilder): Target | 
     // Resolved at COMMIT: a user chain, or an extension target without options.
     target = { name, text: `${d.goto ? '-g' : '-j'} ${name}`, kind: 'jump', chain: name, goto: d.goto };
   }
-  if (key !== undefined) p.targets.set(key, target);
+  cache?.set(key, target);
   if (target.kind === 'unmodelled') {
     p.unmodelledTargets.add(target);
     unmodelledTarget(p, d, target.reason);
@@ -1151,9 +1289,8 @@ function unmodelledTarget(p: RuleParser, d: RuleDraft, reason: string): void {
 class RuleParser {
   readonly words = new RuleWords();
   readonly draft = new RuleDraft();
-  /** Matches by what they may depend on (see {@link context}), then by module and options. */
-  readonly matchesByContext = new Map<string, Map<string, Match>>();
-  readonly targets = new Map<string, Target>();
+  /** What was built, by what it may depend on (see {@link context}): table, chain, protocol. */
+  private readonly contexts = new Map<TableName, Map<string, Map<Negatable<number>, BuildContext>>>();
   readonly jumps = new Map<string, Target>();
   readonly gotos = new Map<string, Target>();
   /** The last protocol text and its number. */
@@ -1174,9 +1311,8 @@ class RuleParser {
   private contextTable: TableName | undefined;
   private contextChain = '';
   private contextProtocol: Negatable<number> = NO_PROTOCOL;
-  private contextKey = '';
-  /** The matches of the current context. */
-  contextMatches = new Map<string, Match>();
+  /** The context of the last rule that needed one. */
+  private lastContext: BuildContext | undefined;
 
   constructor(
     readonly family: IPFamily,
@@ -1212,29 +1348,38 @@ class RuleParser {
   }
 
   /**
-   * What a module builder may depend on besides its options, as a key: family, table, the chain
-   * when it is built in, and the protocol. Kept from rule to rule while it does not change, with
-   * the matches built for it in {@link contextMatches}.
+   * What a module builder may depend on besides its options: the table, the chain when it is
+   * built in, and the protocol (the family is the parse's). Kept from rule to rule while it does
+   * not change. Protocols are shared objects, one per number and negation, so they stand for
+   * themselves.
    */
-  context(d: RuleDraft): string {
+  context(d: RuleDraft): BuildContext {
     const table = d.table;
     const chain = d.builtin ? d.chain : '-';
-    const protocol = d.protocol;
     // (A stand-in object for "no protocol" keeps the comparison between objects.)
-    const given = protocol ?? NO_PROTOCOL;
-    if (table !== this.contextTable || chain !== this.contextChain || given !== this.contextProtocol || this.contextKey === '') {
-      this.contextTable = table;
-      this.contextChain = chain;
-      this.contextProtocol = given;
-      this.contextKey = `${this.family}|${table}|${chain}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
-      let matches = this.matchesByContext.get(this.contextKey);
-      if (!matches) {
-        matches = new Map();
-        this.matchesByContext.set(this.contextKey, matches);
-      }
-      this.contextMatches = matches;
+    const protocol = d.protocol ?? NO_PROTOCOL;
+    const last = this.lastContext;
+    if (last !== undefined && table === this.contextTable && chain === this.contextChain && protocol === this.contextProtocol) return last;
+    this.contextTable = table;
+    this.contextChain = chain;
+    this.contextProtocol = protocol;
+    let chains = this.contexts.get(table);
+    if (chains === undefined) {
+      chains = new Map();
+      this.contexts.set(table, chains);
     }
-    return this.contextKey;
+    let protocols = chains.get(chain);
+    if (protocols === undefined) {
+      protocols = new Map();
+      chains.set(chain, protocols);
+    }
+    let context = protocols.get(protocol);
+    if (context === undefined) {
+      context = new BuildContext();
+      protocols.set(protocol, context);
+    }
+    this.lastContext = context;
+    return context;
   }
 
   /** Read the rest of the current line (after `-A CHAIN`) as a rule of `chain`. */
@@ -1285,7 +1430,7 @@ class RuleParser {
     if (d.negate) failAt(location, '"!" at the end of the rule negates nothing');
 
     if (d.writtenEnd >= 0 && d.targetModule) d.targetText = text.slice(d.writtenStart, d.writtenEnd);
-    const matches = d.modules.length === 0 ? NO_MATCHES : matchesOf(this, d);
+    const matches = d.moduleCount === 0 ? NO_MATCHES : matchesOf(this, d);
     const target = targetOf(this, d, builder);
     if (d.unknown !== undefined) this.unmodelledSeen = true;
     return {
