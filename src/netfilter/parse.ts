@@ -348,34 +348,14 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
   const file = options.file ?? '<rules>';
   const family = options.family ?? detectFamily(text);
   const lenient = options.lenient ?? false;
-  const tables = new Map<TableName, Table>();
-  const tableLines = new Map<TableName, number>();
-  const unmodelled: Rule[] = [];
-  let current: TableBuilder | undefined;
-  let lastChain: Chain | undefined;
-  const parser = new RuleParser(family, lenient);
-  const words = parser.words;
-
-  const fail = (line: number, detail: string): never => {
-    throw new RulesetSyntaxError(file, line, detail);
-  };
-  if (text.includes('\u0000')) fail(text.slice(0, text.indexOf('\u0000')).split('\n').length, 'a NUL byte: this is not iptables-save text');
-
-  // The rules appended to one chain in a row go into the chain together, when the chain changes:
-  // appending one at a time would leave spare room in most of kube-proxy's short chains.
-  let pendingChain: Chain | undefined;
-  const pending: Rule[] = []; // the first pendingCount entries
-  let pendingCount = 0;
-  const flush = (): void => {
-    if (pendingChain === undefined) return;
-    const rules = pendingChain.rules;
-    if (rules.length === 0) (pendingChain as { rules: Rule[] }).rules = pending.slice(0, pendingCount);
-    else for (let k = 0; k < pendingCount; k++) rules.push(pending[k]!);
-    pendingCount = 0;
-    pendingChain = undefined;
-  };
-
-  // Lines as text.split(/\r?\n/) gives them, trimmed; without building the array.
+  if (text.includes('\u0000')) {
+    throw new RulesetSyntaxError(file, text.slice(0, text.indexOf('\u0000')).split('\n').length, 'a NUL byte: this is not iptables-save text');
+  }
+  const reader = new DumpReader(file, family, lenient);
+  // Lines as text.split(/\r?\n/) gives them, trimmed; without building the array. The loop is
+  // kept small: the work of a line is in the reader's methods, which the optimizing compiler
+  // takes one at a time (a loop with all of it inline was compiled late, and dropped when the
+  // first line of a new kind came).
   let lineNo = 0;
   for (let start = 0; start <= text.length; ) {
     lineNo++;
@@ -389,38 +369,96 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
     const last = raw.charCodeAt(raw.length - 1);
     const line = first > 32 && first < 127 && last > 32 && last < 127 ? raw : raw.trim();
     if (line === '' || line.charCodeAt(0) === 35 /* # */) continue;
-    if (line.startsWith('*')) {
-      if (current) fail(lineNo, `table "${line.slice(1)}" starts before table "${current.table.name}" was closed with COMMIT`);
-      const name = line.slice(1).trim();
-      if (!TABLES.has(name)) fail(lineNo, `unknown table "${name}" (raw, mangle, nat, filter, security)`);
-      const tname = name as TableName;
-      if (tables.has(tname)) fail(lineNo, `table "${name}" appears twice (first at line ${tableLines.get(tname)})`);
-      const table: Table = { name: tname, location: { file, line: lineNo }, chains: new Map() };
-      const order: Chain[] = [];
-      for (const hook of BUILTIN_CHAINS[tname]) {
-        const chain: Chain = { table: tname, name: hook, builtin: true, policy: 'ACCEPT', location: { file, line: lineNo }, rules: [] };
-        table.chains.set(hook, chain);
-        order.push(chain);
-      }
-      current = { table, order, prints: order.map((c) => fingerprint(c.name)), jumps: order.map(() => undefined), cursor: -1, jumpCursor: -1 };
-      tableLines.set(tname, lineNo);
-      continue;
+    reader.line(line, lineNo);
+  }
+  return reader.finish(text, lineNo);
+}
+
+/** The state of one parse between lines: the tables read, the one being read, pending rules. */
+class DumpReader {
+  private readonly tables = new Map<TableName, Table>();
+  private readonly tableLines = new Map<TableName, number>();
+  private current: TableBuilder | undefined = undefined;
+  /** The chain of the previous line's rule, while lines append to one chain. */
+  private lastChain: Chain | undefined = undefined;
+  private readonly parser: RuleParser;
+  /** {@link fail} as a function, for the helpers that report errors. */
+  private readonly failer: (line: number, detail: string) => never;
+  // The rules appended to one chain in a row go into the chain together, when the chain changes:
+  // appending one at a time would leave spare room in most of kube-proxy's short chains.
+  private pendingChain: Chain | undefined = undefined;
+  /** The first pendingCount entries. */
+  private readonly pending: Rule[] = [];
+  private pendingCount = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly family: IPFamily,
+    private readonly lenient: boolean,
+  ) {
+    this.parser = new RuleParser(family, lenient);
+    this.failer = (line, detail) => this.fail(line, detail);
+  }
+
+  private fail(line: number, detail: string): never {
+    throw new RulesetSyntaxError(this.file, line, detail);
+  }
+
+  private flush(): void {
+    const chain = this.pendingChain;
+    if (chain === undefined) return;
+    const pending = this.pending;
+    const count = this.pendingCount;
+    const rules = chain.rules;
+    if (rules.length === 0) (chain as { rules: Rule[] }).rules = pending.slice(0, count);
+    else for (let k = 0; k < count; k++) rules.push(pending[k]!);
+    this.pendingCount = 0;
+    this.pendingChain = undefined;
+  }
+
+  /** One line: trimmed, not empty, not a comment. */
+  line(line: string, lineNo: number): void {
+    const c = line.charCodeAt(0);
+    if (c === 42 /* * */) return this.startTable(line, lineNo);
+    const builder = this.current;
+    if (builder === undefined) return this.fail(lineNo, `"${printable(line.slice(0, 40))}" is outside a table: a table starts with "*filter", "*nat", ...`);
+    if (c === 67 /* C */ && line === 'COMMIT') return this.commit(builder);
+    if (c === 58 /* : */) {
+      this.flush();
+      this.lastChain = undefined;
+      return declareChain(builder, line, lineNo, this.file, this.failer);
     }
-    if (!current) fail(lineNo, `"${printable(line.slice(0, 40))}" is outside a table: a table starts with "*filter", "*nat", ...`);
-    const builder = current!;
-    if (line === 'COMMIT') {
-      flush();
-      if (finishTable(builder.table, lenient, fail)) parser.unmodelledSeen = true;
-      tables.set(builder.table.name, builder.table);
-      current = undefined;
-      continue;
+    this.command(builder, line, lineNo);
+  }
+
+  private startTable(line: string, lineNo: number): void {
+    const file = this.file;
+    if (this.current) this.fail(lineNo, `table "${line.slice(1)}" starts before table "${this.current.table.name}" was closed with COMMIT`);
+    const name = line.slice(1).trim();
+    if (!TABLES.has(name)) this.fail(lineNo, `unknown table "${name}" (raw, mangle, nat, filter, security)`);
+    const tname = name as TableName;
+    if (this.tables.has(tname)) this.fail(lineNo, `table "${name}" appears twice (first at line ${this.tableLines.get(tname)})`);
+    const table: Table = { name: tname, location: { file, line: lineNo }, chains: new Map() };
+    const order: Chain[] = [];
+    for (const hook of BUILTIN_CHAINS[tname]) {
+      const chain: Chain = { table: tname, name: hook, builtin: true, policy: 'ACCEPT', location: { file, line: lineNo }, rules: [] };
+      table.chains.set(hook, chain);
+      order.push(chain);
     }
-    if (line.startsWith(':')) {
-      flush();
-      lastChain = undefined;
-      declareChain(builder, line, lineNo, file, fail);
-      continue;
-    }
+    this.current = { table, order, prints: order.map((c) => fingerprint(c.name)), jumps: order.map(() => undefined), cursor: -1, jumpCursor: -1 };
+    this.tableLines.set(tname, lineNo);
+  }
+
+  private commit(builder: TableBuilder): void {
+    this.flush();
+    if (finishTable(builder.table, this.lenient, this.failer)) this.parser.unmodelledSeen = true;
+    this.tables.set(builder.table.name, builder.table);
+    this.current = undefined;
+  }
+
+  /** A line with a command (-A, -I, -N, -X, -F, -P), maybe after counters. */
+  private command(builder: TableBuilder, line: string, lineNo: number): void {
+    const words = this.parser.words;
     let body = line;
     let counters: Rule['counters'];
     const counterMatch = body.charCodeAt(0) === 91 /* [ */ ? /^\[([0-9]+):([0-9]+)\]\s+/.exec(body) : null;
@@ -431,56 +469,62 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
     try {
       words.start(body);
     } catch (e) {
-      return fail(lineNo, (e as Error).message);
+      return this.fail(lineNo, (e as Error).message);
     }
-    let command: string;
-    let chainName: string | undefined;
+    const lastChain = this.lastChain;
     if (lastChain !== undefined && lastChain.table === builder.table.name && words.appendingTo(lastChain.name)) {
       // Another rule for the chain of the previous line: iptables-save writes them together.
-      command = '-A';
-      chainName = lastChain.name;
-    } else {
-      command = words.next()!;
-      chainName = words.next();
+      return this.append(builder, lastChain, body, counters, lineNo);
     }
-    if (command !== '-A' && command !== '--append') {
-      flush();
-      lastChain = undefined;
+    const command = words.next()!;
+    const chainName = words.next();
+    if (command === '-A' || command === '--append') {
+      if (!chainName) this.fail(lineNo, `${command} needs a chain name`);
+      // iptables-save groups rules by chain: look the chain up only when it changes.
+      const chain = lastChain !== undefined && lastChain.name === chainName && lastChain.table === builder.table.name ? lastChain : findChain(builder, chainName!);
+      this.lastChain = chain;
+      if (!chain) this.fail(lineNo, `chain "${chainName}" does not exist in table ${builder.table.name} (declare it with ":${chainName} - [0:0]")`);
+      return this.append(builder, chain!, body, counters, lineNo);
     }
+    this.flush();
+    this.lastChain = undefined;
+    this.otherCommand(builder, command, chainName, body, counters, lineNo);
+  }
+
+  /** `-A CHAIN ...`, the chain found, the words read up to the chain name. */
+  private append(builder: TableBuilder, chain: Chain, body: string, counters: Rule['counters'], lineNo: number): void {
+    if (chain !== this.pendingChain) {
+      this.flush();
+      this.pendingChain = chain;
+    }
+    const count = this.pendingCount;
+    this.pending[count] = this.parser.rule(builder, chain, chain.rules.length + count + 1, body, counters, { file: this.file, line: lineNo });
+    this.pendingCount = count + 1;
+  }
+
+  /** -I, -N, -X, -F, -P (and unknown commands), the words read up to the chain name. */
+  private otherCommand(builder: TableBuilder, command: string, chainName: string | undefined, body: string, counters: Rule['counters'], lineNo: number): void {
+    const file = this.file;
+    const words = this.parser.words;
     const table = builder.table;
     switch (command) {
-      case '-A':
-      case '--append':
       case '-I':
       case '--insert': {
-        if (!chainName) fail(lineNo, `${command} needs a chain name`);
-        // iptables-save groups rules by chain: look the chain up only when it changes.
-        if (lastChain === undefined || lastChain.name !== chainName || lastChain.table !== table.name) {
-          lastChain = findChain(builder, chainName!);
-        }
-        const chain = lastChain;
-        if (!chain) fail(lineNo, `chain "${chainName}" does not exist in table ${table.name} (declare it with ":${chainName} - [0:0]")`);
-        if (command === '-A' || command === '--append') {
-          if (chain !== pendingChain) {
-            flush();
-            pendingChain = chain;
-          }
-          // The chain's own name string is shared by its rules.
-          pending[pendingCount] = parser.rule(builder, chain!, chain!.rules.length + pendingCount + 1, body, counters, { file, line: lineNo });
-          pendingCount++;
-          break;
-        }
+        if (!chainName) this.fail(lineNo, `${command} needs a chain name`);
+        const chain = findChain(builder, chainName!);
+        this.lastChain = chain;
+        if (!chain) this.fail(lineNo, `chain "${chainName}" does not exist in table ${table.name} (declare it with ":${chainName} - [0:0]")`);
         // -I: at the position given, else first.
         let position = 0;
         words.save();
         const insertAt = words.next();
         if (insertAt !== undefined && /^[0-9]+$/.test(insertAt)) {
           position = Number(insertAt) - 1;
-          if (position < 0 || position > chain!.rules.length) fail(lineNo, `-I ${chainName} ${insertAt}: no such position`);
+          if (position < 0 || position > chain!.rules.length) this.fail(lineNo, `-I ${chainName} ${insertAt}: no such position`);
         } else {
           words.restore();
         }
-        const rule = parser.rule(builder, chain!, position + 1, body, counters, { file, line: lineNo });
+        const rule = this.parser.rule(builder, chain!, position + 1, body, counters, { file, line: lineNo });
         if (position === chain!.rules.length) {
           chain!.rules.push(rule);
         } else {
@@ -492,9 +536,9 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
       }
       case '-N':
       case '--new-chain':
-        if (!chainName) fail(lineNo, '-N needs a chain name');
-        if (table.chains.has(chainName!)) fail(lineNo, `chain "${chainName}" already exists`);
-        declareChain(builder, `:${chainName} - [0:0]`, lineNo, file, fail);
+        if (!chainName) this.fail(lineNo, '-N needs a chain name');
+        if (table.chains.has(chainName!)) this.fail(lineNo, `chain "${chainName}" already exists`);
+        declareChain(builder, `:${chainName} - [0:0]`, lineNo, file, this.failer);
         break;
       case '-X':
       case '--delete-chain':
@@ -503,8 +547,8 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
           for (const [name, chain] of table.chains) if (!chain.builtin) table.chains.delete(name);
         } else {
           const chain = table.chains.get(chainName);
-          if (!chain) fail(lineNo, `-X: chain "${chainName}" does not exist`);
-          if (chain!.builtin) fail(lineNo, `-X: cannot delete built-in chain ${chainName}`);
+          if (!chain) this.fail(lineNo, `-X: chain "${chainName}" does not exist`);
+          if (chain!.builtin) this.fail(lineNo, `-X: cannot delete built-in chain ${chainName}`);
           builder.order = undefined;
           table.chains.delete(chainName);
         }
@@ -515,7 +559,7 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
           for (const chain of table.chains.values()) chain.rules.length = 0;
         } else {
           const chain = table.chains.get(chainName);
-          if (!chain) fail(lineNo, `-F: chain "${chainName}" does not exist`);
+          if (!chain) this.fail(lineNo, `-F: chain "${chainName}" does not exist`);
           chain!.rules.length = 0;
         }
         break;
@@ -523,26 +567,32 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
       case '--policy': {
         const chain = chainName ? table.chains.get(chainName) : undefined;
         const policy = words.next();
-        if (!chain || !chain.builtin) fail(lineNo, `-P: "${chainName ?? ''}" is not a built-in chain of table ${table.name}`);
-        if (policy !== 'ACCEPT' && policy !== 'DROP') fail(lineNo, `-P: policy must be ACCEPT or DROP, not "${policy ?? ''}"`);
+        if (!chain || !chain.builtin) this.fail(lineNo, `-P: "${chainName ?? ''}" is not a built-in chain of table ${table.name}`);
+        if (policy !== 'ACCEPT' && policy !== 'DROP') this.fail(lineNo, `-P: policy must be ACCEPT or DROP, not "${policy ?? ''}"`);
         builder.order = undefined;
         table.chains.set(chainName!, { ...chain!, policy: policy as 'ACCEPT' | 'DROP' });
         break;
       }
       default:
-        fail(lineNo, `unknown command "${command}" (expected -A, -I, -N, -X, -F, -P, a ":CHAIN" declaration or COMMIT)`);
+        this.fail(lineNo, `unknown command "${command}" (expected -A, -I, -N, -X, -F, -P, a ":CHAIN" declaration or COMMIT)`);
     }
   }
-  if (current) throw new RulesetSyntaxError(file, lineNo, `table "${current.table.name}" is not closed with COMMIT`);
-  if (tables.size === 0 && text.split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#'))) {
-    throw new RulesetSyntaxError(file, 1, 'no table found (expected "*filter", "*nat", ...)');
-  }
-  if (parser.unmodelledSeen) {
-    for (const table of tables.values()) {
-      for (const chain of table.chains.values()) for (const rule of chain.rules) if (rule.unmodelled) unmodelled.push(rule);
+
+  /** The ruleset, after the last line (`lineNo`). */
+  finish(text: string, lineNo: number): Ruleset {
+    const tables = this.tables;
+    if (this.current) throw new RulesetSyntaxError(this.file, lineNo, `table "${this.current.table.name}" is not closed with COMMIT`);
+    if (tables.size === 0 && text.split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#'))) {
+      throw new RulesetSyntaxError(this.file, 1, 'no table found (expected "*filter", "*nat", ...)');
     }
+    const unmodelled: Rule[] = [];
+    if (this.parser.unmodelledSeen) {
+      for (const table of tables.values()) {
+        for (const chain of table.chains.values()) for (const rule of chain.rules) if (rule.unmodelled) unmodelled.push(rule);
+      }
+    }
+    return { family: this.family, file: this.file, tables, unmodelled };
   }
-  return { family, file, tables, unmodelled };
 }
 
 function declareChain(
