@@ -295,6 +295,26 @@ interface TableBuilder {
   cursor: number;
   /** Index in `order` of the chain the last jump found near went to (-1: none). */
   jumpCursor: number;
+  /** Index in `order` of the chain {@link findChain} found last (-1: not known). */
+  found: number;
+  /**
+   * The jumps of the rules read so far, as indexes in `order` (edge k goes from chain
+   * edgeFrom[k] to chain edgeTo[k]), while {@link edgesKnown}: then COMMIT need not look the
+   * jump targets up by name again.
+   */
+  readonly edgeFrom: number[];
+  readonly edgeTo: number[];
+  /**
+   * False once a jump's chain was not found in `order` (not declared yet, a built-in chain, an
+   * extension target, a goto), or once -I or -F changed rules: then COMMIT resolves every jump by
+   * name, as it did before edges were kept, with the same errors.
+   */
+  edgesKnown: boolean;
+  /** Indexes in `order` of chains looked up by name ({@link chainIndex}). */
+  readonly indexes: Map<string, number>;
+  /** How many chains {@link chainIndex} has compared, past a limit it gives up; where it found the last. */
+  scanned: number;
+  scanCursor: number;
 }
 
 /** How many chains after the last one {@link findChain} looks at before looking up the name. */
@@ -329,10 +349,41 @@ function findChain(builder: TableBuilder, name: string): Chain | undefined {
     const k = near(builder, order, name, fingerprint(name), builder.cursor, LOOKAHEAD);
     if (k >= 0) {
       builder.cursor = k;
+      builder.found = k;
       return order[k];
     }
   }
+  builder.found = chainIndex(builder, name);
   return builder.table.chains.get(name);
+}
+
+/**
+ * Index in the builder's order of the chain named `name`, for a chain found by name (-1: no such
+ * chain, or the order is not known). The order is searched from where the last search ended
+ * (iptables-save writes jumps like KUBE-NODEPORTS' in declaration order too), and each answer
+ * kept (KUBE-MARK-MASQ is the target of jumps from everywhere). After comparing a few times as
+ * many chains as there are, it gives up and lets COMMIT resolve jumps by name.
+ */
+function chainIndex(builder: TableBuilder, name: string): number {
+  const order = builder.order;
+  if (order === undefined) return -1;
+  const known = builder.indexes.get(name);
+  if (known !== undefined) return known;
+  const chain = builder.table.chains.get(name);
+  const n = order.length;
+  if (chain === undefined || builder.scanned > 4 * n + 4096) return -1;
+  let k = builder.scanCursor;
+  for (let i = 0; i < n; i++) {
+    if (++k >= n) k = 0;
+    if (order[k] === chain) {
+      builder.scanned += i + 1;
+      builder.scanCursor = k;
+      builder.indexes.set(name, k);
+      return k;
+    }
+  }
+  builder.scanned += n;
+  return -1;
 }
 
 function detectFamily(text: string): IPFamily {
@@ -379,8 +430,9 @@ class DumpReader {
   private readonly tables = new Map<TableName, Table>();
   private readonly tableLines = new Map<TableName, number>();
   private current: TableBuilder | undefined = undefined;
-  /** The chain of the previous line's rule, while lines append to one chain. */
+  /** The chain of the previous line's rule, while lines append to one chain, and its index in the table's order (-1: not known). */
   private lastChain: Chain | undefined = undefined;
+  private lastChainIndex = -1;
   private readonly parser: RuleParser;
   /** {@link fail} as a function, for the helpers that report errors. */
   private readonly failer: (line: number, detail: string) => never;
@@ -445,13 +497,27 @@ class DumpReader {
       table.chains.set(hook, chain);
       order.push(chain);
     }
-    this.current = { table, order, prints: order.map((c) => fingerprint(c.name)), jumps: order.map(() => undefined), cursor: -1, jumpCursor: -1 };
+    this.current = {
+      table,
+      order,
+      prints: order.map((c) => fingerprint(c.name)),
+      jumps: order.map(() => undefined),
+      cursor: -1,
+      jumpCursor: -1,
+      found: -1,
+      edgeFrom: [],
+      edgeTo: [],
+      edgesKnown: true,
+      indexes: new Map(),
+      scanned: 0,
+      scanCursor: -1,
+    };
     this.tableLines.set(tname, lineNo);
   }
 
   private commit(builder: TableBuilder): void {
     this.flush();
-    if (finishTable(builder.table, this.lenient, this.failer)) this.parser.unmodelledSeen = true;
+    if (finishTable(builder, this.lenient, this.failer)) this.parser.unmodelledSeen = true;
     this.tables.set(builder.table.name, builder.table);
     this.current = undefined;
   }
@@ -474,32 +540,48 @@ class DumpReader {
     const lastChain = this.lastChain;
     if (lastChain !== undefined && lastChain.table === builder.table.name && words.appendingTo(lastChain.name)) {
       // Another rule for the chain of the previous line: iptables-save writes them together.
-      return this.append(builder, lastChain, body, counters, lineNo);
+      return this.append(builder, lastChain, this.lastChainIndex, body, counters, lineNo);
     }
     const command = words.next()!;
     const chainName = words.next();
     if (command === '-A' || command === '--append') {
       if (!chainName) this.fail(lineNo, `${command} needs a chain name`);
       // iptables-save groups rules by chain: look the chain up only when it changes.
-      const chain = lastChain !== undefined && lastChain.name === chainName && lastChain.table === builder.table.name ? lastChain : findChain(builder, chainName!);
-      this.lastChain = chain;
+      if (lastChain === undefined || lastChain.name !== chainName || lastChain.table !== builder.table.name) {
+        this.lastChain = findChain(builder, chainName!);
+        this.lastChainIndex = builder.found;
+      }
+      const chain = this.lastChain;
       if (!chain) this.fail(lineNo, `chain "${chainName}" does not exist in table ${builder.table.name} (declare it with ":${chainName} - [0:0]")`);
-      return this.append(builder, chain!, body, counters, lineNo);
+      return this.append(builder, chain!, this.lastChainIndex, body, counters, lineNo);
     }
     this.flush();
     this.lastChain = undefined;
     this.otherCommand(builder, command, chainName, body, counters, lineNo);
   }
 
-  /** `-A CHAIN ...`, the chain found, the words read up to the chain name. */
-  private append(builder: TableBuilder, chain: Chain, body: string, counters: Rule['counters'], lineNo: number): void {
+  /**
+   * `-A CHAIN ...`, the chain found (`index` in the table's order, -1: not known), the words read
+   * up to the chain name. A jump is kept as an edge for COMMIT's loop check.
+   */
+  private append(builder: TableBuilder, chain: Chain, index: number, body: string, counters: Rule['counters'], lineNo: number): void {
     if (chain !== this.pendingChain) {
       this.flush();
       this.pendingChain = chain;
     }
     const count = this.pendingCount;
-    this.pending[count] = this.parser.rule(builder, chain, chain.rules.length + count + 1, body, counters, { file: this.file, line: lineNo });
+    const rule = this.parser.rule(builder, chain, chain.rules.length + count + 1, body, counters, { file: this.file, line: lineNo });
+    this.pending[count] = rule;
     this.pendingCount = count + 1;
+    const target = rule.target;
+    if (target !== undefined && target.kind === 'jump' && builder.edgesKnown) {
+      const to = this.parser.jumpIndex;
+      if (index < 0 || to < 0 || builder.order![to]!.builtin) builder.edgesKnown = false;
+      else {
+        builder.edgeFrom.push(index);
+        builder.edgeTo.push(to);
+      }
+    }
   }
 
   /** -I, -N, -X, -F, -P (and unknown commands), the words read up to the chain name. */
@@ -513,6 +595,8 @@ class DumpReader {
         if (!chainName) this.fail(lineNo, `${command} needs a chain name`);
         const chain = findChain(builder, chainName!);
         this.lastChain = chain;
+        this.lastChainIndex = builder.found;
+        builder.edgesKnown = false;
         if (!chain) this.fail(lineNo, `chain "${chainName}" does not exist in table ${table.name} (declare it with ":${chainName} - [0:0]")`);
         // -I: at the position given, else first.
         let position = 0;
@@ -555,6 +639,7 @@ class DumpReader {
         break;
       case '-F':
       case '--flush':
+        builder.edgesKnown = false;
         if (chainName === undefined) {
           for (const chain of table.chains.values()) chain.rules.length = 0;
         } else {
@@ -997,11 +1082,12 @@ class RuleDraft {
   bang = -1;
   /** What module builders may depend on; made only when something is built. */
   info: RuleInfo | undefined = undefined;
-  /** The target as written, when it is what the target module would make (see RuleInfo). */
-  targetText: string | undefined = undefined;
+  /** The rule's text (after `-A CHAIN`'s counters), for the target as written. */
+  text = '';
 
-  reset(chain: Chain, counters: Rule['counters'], location: SourceLocation): void {
+  reset(chain: Chain, text: string, counters: Rule['counters'], location: SourceLocation): void {
     this.location = location;
+    this.text = text;
     this.table = chain.table;
     this.chain = chain.name;
     this.builtin = chain.builtin;
@@ -1026,12 +1112,14 @@ class RuleDraft {
     this.writtenEnd = -1;
     this.bang = -1;
     this.info = undefined;
-    this.targetText = undefined;
   }
 }
 
 function infoOf(p: RuleParser, d: RuleDraft): RuleInfo {
-  return (d.info ??= { family: p.family, table: d.table, chain: d.chain, protocol: d.protocol, targetText: d.targetText });
+  if (d.info !== undefined) return d.info;
+  // The target as written, when it is what the target module would make (see RuleInfo).
+  const targetText = d.writtenEnd >= 0 && d.targetModule ? d.text.slice(d.writtenStart, d.writtenEnd) : undefined;
+  return (d.info = { family: p.family, table: d.table, chain: d.chain, protocol: d.protocol, targetText });
 }
 
 /** A new match module of the rule, from the draft's pool. */
@@ -1283,12 +1371,14 @@ function matchesOf(p: RuleParser, d: RuleDraft): readonly Match[] {
  * shapes: their kind is read here where they are made, not for every rule.
  */
 function targetOf(p: RuleParser, d: RuleDraft, builder: TableBuilder): Target | undefined {
+  p.jumpIndex = -1;
   const name = d.targetName;
   if (name === undefined) return undefined;
   const module = d.targetModule;
   if (!module && d.targetOptions === undefined) {
     // A jump or goto to a chain (resolved at COMMIT): shared per chain name.
     if (!d.goto) return p.jumpTo(builder, name);
+    p.jumpIndex = chainIndex(builder, name);
     let target = p.gotos.get(name);
     if (!target) {
       target = { name, text: `-g ${name}`, kind: 'jump', chain: name, goto: true };
@@ -1358,6 +1448,11 @@ class RuleParser {
   readonly unmodelledTargets = new Set<Target>();
   /** The target found by name last: kube-proxy jumps to KUBE-MARK-MASQ from everywhere. */
   private lastJump: Target | undefined;
+  /** The table it was found for, and its chain's index there (see {@link chainIndex}). */
+  private lastJumpBuilder: TableBuilder | undefined;
+  private lastJumpIndex = -1;
+  /** Index in the table's order of the chain the last rule's jump goes to (-1: not known, or no jump). */
+  jumpIndex = -1;
   private contextTable: TableName | undefined;
   private contextChain = '';
   private contextProtocol: Negatable<number> = NO_PROTOCOL;
@@ -1377,7 +1472,10 @@ class RuleParser {
    */
   jumpTo(builder: TableBuilder, name: string): Target {
     const last = this.lastJump;
-    if (last !== undefined && last.name === name) return last;
+    if (last !== undefined && last.name === name) {
+      this.jumpIndex = builder === this.lastJumpBuilder ? this.lastJumpIndex : chainIndex(builder, name);
+      return last;
+    }
     const order = builder.order;
     if (order !== undefined) {
       const print = fingerprint(name);
@@ -1385,6 +1483,7 @@ class RuleParser {
       if (k < 0) k = near(builder, order, name, print, builder.jumpCursor, JUMP_LOOKAHEAD);
       if (k >= 0) {
         builder.jumpCursor = k;
+        this.jumpIndex = k;
         return (builder.jumps[k] ??= jump(order[k]!.name));
       }
     }
@@ -1394,6 +1493,8 @@ class RuleParser {
       this.jumps.set(name, target);
     }
     this.lastJump = target;
+    this.lastJumpBuilder = builder;
+    this.lastJumpIndex = this.jumpIndex = chainIndex(builder, name);
     return target;
   }
 
@@ -1436,7 +1537,7 @@ class RuleParser {
   rule(builder: TableBuilder, chain: Chain, number: number, text: string, counters: Rule['counters'], location: SourceLocation): Rule {
     const words = this.words;
     const d = this.draft;
-    d.reset(chain, counters, location);
+    d.reset(chain, text, counters, location);
     for (;;) {
       const w = words.next();
       if (w === undefined) break;
@@ -1479,7 +1580,6 @@ class RuleParser {
     }
     if (d.negate) failAt(location, '"!" at the end of the rule negates nothing');
 
-    if (d.writtenEnd >= 0 && d.targetModule) d.targetText = text.slice(d.writtenStart, d.writtenEnd);
     const matches = d.moduleCount === 0 ? NO_MATCHES : matchesOf(this, d);
     const target = targetOf(this, d, builder);
     if (d.unknown !== undefined) this.unmodelledSeen = true;
@@ -1514,10 +1614,28 @@ const UNMODELLED_TARGETS: readonly string[] = [
 ];
 
 /**
- * Number the rules, resolve jumps to chains, and refuse loops, as iptables-restore does at COMMIT.
- * Returns whether a jump was kept as unmodelled (lenient parsing).
+ * Resolve jumps to chains and refuse loops, as iptables-restore does at COMMIT. Returns whether a
+ * jump was kept as unmodelled (lenient parsing).
  */
-function finishTable(table: Table, lenient: boolean, fail: (line: number, detail: string) => never): boolean {
+function finishTable(builder: TableBuilder, lenient: boolean, fail: (line: number, detail: string) => never): boolean {
+  const order = builder.order;
+  if (order !== undefined && builder.edgesKnown) {
+    // Every jump was found among the declared chains as its rule was read: its edges are known.
+    // (While the order is known it is the order of table.chains.)
+    const from = builder.edgeFrom;
+    const to = builder.edgeTo;
+    const n = order.length;
+    const edgeStart = new Int32Array(n + 1);
+    for (let k = 0; k < from.length; k++) edgeStart[from[k]! + 1]!++;
+    for (let i = 0; i < n; i++) edgeStart[i + 1]! += edgeStart[i]!;
+    // Each chain's edges in rule order (the rules of a chain were appended in that order).
+    const fill = edgeStart.slice(0, n);
+    const edges = new Int32Array(from.length);
+    for (let k = 0; k < from.length; k++) edges[fill[from[k]!]!++] = to[k]!;
+    checkLoops(order, edges, edgeStart, fail);
+    return false;
+  }
+  const table = builder.table;
   const chains = [...table.chains.values()];
   const indexOf = new Map<string, number>();
   for (let i = 0; i < chains.length; i++) indexOf.set(chains[i]!.name, i);
@@ -1548,12 +1666,22 @@ function finishTable(table: Table, lenient: boolean, fail: (line: number, detail
     }
   }
   edgeStart[chains.length] = edges.length;
-  // Jumps must not loop (the kernel refuses such a table): depth-first, iteratively.
+  checkLoops(chains, edges, edgeStart, fail);
+  return replaced;
+}
+
+/**
+ * Refuse jumps that loop (the kernel refuses such a table): depth-first, iteratively. Chain i
+ * jumps to chains edges[edgeStart[i]] to edges[edgeStart[i + 1] - 1].
+ */
+function checkLoops(chains: readonly Chain[], edges: ArrayLike<number>, edgeStart: Int32Array, fail: (line: number, detail: string) => never): void {
   const state = new Uint8Array(chains.length); // 0 new, 1 on the path, 2 done
+  const stack: number[] = [];
+  const next: number[] = [];
   for (let root = 0; root < chains.length; root++) {
     if (state[root] !== 0) continue;
-    const stack: number[] = [root];
-    const next: number[] = [edgeStart[root]!];
+    stack.push(root);
+    next.push(edgeStart[root]!);
     state[root] = 1;
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
@@ -1576,5 +1704,4 @@ function finishTable(table: Table, lenient: boolean, fail: (line: number, detail
       }
     }
   }
-  return replaced;
 }
