@@ -573,9 +573,8 @@ class DumpReader {
     const rule = this.parser.rule(builder, chain, chain.rules.length + count + 1, body, counters, { file: this.file, line: lineNo });
     this.pending[count] = rule;
     this.pendingCount = count + 1;
-    const target = rule.target;
-    if (target !== undefined && target.kind === 'jump' && builder.edgesKnown) {
-      const to = this.parser.jumpIndex;
+    const to = this.parser.jumpIndex;
+    if (to !== NO_JUMP && builder.edgesKnown) {
       if (index < 0 || to < 0 || builder.order![to]!.builtin) builder.edgesKnown = false;
       else {
         builder.edgeFrom.push(index);
@@ -922,7 +921,8 @@ class PendingModule {
 
   /** A new option, its values to be added to {@link OptionSlot.values}. */
   add(name: string, negated: boolean, unknown: boolean): OptionSlot {
-    let slot = this.options[this.optionCount];
+    // (Not read past the end: an out-of-bounds read would drop the optimized code.)
+    let slot = this.optionCount < this.options.length ? this.options[this.optionCount]! : undefined;
     if (slot === undefined) {
       slot = new OptionSlot();
       this.options.push(slot);
@@ -1124,7 +1124,7 @@ function infoOf(p: RuleParser, d: RuleDraft): RuleInfo {
 
 /** A new match module of the rule, from the draft's pool. */
 function addModule(d: RuleDraft, name: string, module: MatchModule | undefined, counts: SmallMap<number> | undefined): PendingModule {
-  let m = d.modules[d.moduleCount];
+  let m = d.moduleCount < d.modules.length ? d.modules[d.moduleCount]! : undefined;
   if (m === undefined) {
     m = new PendingModule();
     d.modules.push(m);
@@ -1371,7 +1371,7 @@ function matchesOf(p: RuleParser, d: RuleDraft): readonly Match[] {
  * shapes: their kind is read here where they are made, not for every rule.
  */
 function targetOf(p: RuleParser, d: RuleDraft, builder: TableBuilder): Target | undefined {
-  p.jumpIndex = -1;
+  p.jumpIndex = NO_JUMP;
   const name = d.targetName;
   if (name === undefined) return undefined;
   const module = d.targetModule;
@@ -1395,6 +1395,7 @@ function targetOf(p: RuleParser, d: RuleDraft, builder: TableBuilder): Target | 
   let target = cache?.get(key);
   if (target) {
     if (p.unmodelledTargets.size > 0 && p.unmodelledTargets.has(target) && target.kind === 'unmodelled') unmodelledTarget(p, d, target.reason);
+    if (p.keyedJumps && target.kind === 'jump') p.jumpIndex = -1;
     return target;
   }
   const options = d.targetOptions ?? [];
@@ -1407,6 +1408,8 @@ function targetOf(p: RuleParser, d: RuleDraft, builder: TableBuilder): Target | 
   } else {
     // Resolved at COMMIT: a user chain, or an extension target without options.
     target = { name, text: `${d.goto ? '-g' : '-j'} ${name}`, kind: 'jump', chain: name, goto: d.goto };
+    p.jumpIndex = -1;
+    p.keyedJumps = true;
   }
   cache?.set(key, target);
   if (target.kind === 'unmodelled') {
@@ -1451,8 +1454,14 @@ class RuleParser {
   /** The table it was found for, and its chain's index there (see {@link chainIndex}). */
   private lastJumpBuilder: TableBuilder | undefined;
   private lastJumpIndex = -1;
-  /** Index in the table's order of the chain the last rule's jump goes to (-1: not known, or no jump). */
-  jumpIndex = -1;
+  /**
+   * Index in the table's order of the chain the last rule's jump or goto goes to: -1 when not
+   * known, {@link NO_JUMP} when the rule does not jump. (Read instead of the target's kind: target
+   * objects have many shapes.)
+   */
+  jumpIndex = NO_JUMP;
+  /** Whether a jump target was kept among the targets found by key (not with the jumps). */
+  keyedJumps = false;
   private contextTable: TableName | undefined;
   private contextChain = '';
   private contextProtocol: Negatable<number> = NO_PROTOCOL;
@@ -1603,6 +1612,9 @@ class RuleParser {
     };
   }
 }
+
+/** {@link RuleParser.jumpIndex} of a rule without a jump. */
+const NO_JUMP = -2;
 
 /** Targets whose options are usually different in every rule. */
 const PER_RULE_TARGETS: ReadonlySet<string> = new Set(['DNAT', 'SNAT', 'TPROXY']);
