@@ -259,8 +259,9 @@ class RuleWords {
     if (this.list !== undefined || (this.quote >= 0 && this.quote < end)) return false;
     if (text.charCodeAt(0) !== 45 /* - */ || text.charCodeAt(1) !== 65 /* A */ || text.charCodeAt(2) !== 32) return false;
     if (end > text.length || (end < text.length && text.charCodeAt(end) !== 32)) return false;
-    // From the end: names differ mostly there (kube-proxy's end in a hash).
-    for (let i = name.length - 1; i >= 0; i--) if (text.charCodeAt(3 + i) !== name.charCodeAt(i)) return false;
+    // The last character first: names differ mostly at the end (kube-proxy's end in a hash). Then
+    // the whole name, as a string: comparing strings is faster than comparing characters here.
+    if (text.charCodeAt(end - 1) !== name.charCodeAt(name.length - 1) || text.slice(3, end) !== name) return false;
     this.pos = end;
     return true;
   }
@@ -688,9 +689,11 @@ function declareChain(
 ): void {
   let name: string | undefined;
   let policy: string | undefined;
-  const simple = simpleDeclaration(line);
-  if (simple) {
-    [name, policy] = simple;
+  if (simpleDeclaration(line)) {
+    const { space, policyEnd } = DECLARATION;
+    name = line.slice(1, space);
+    // "-" (user chains) without making a string.
+    policy = policyEnd === space + 2 && line.charCodeAt(space + 1) === 45 /* - */ ? '-' : line.slice(space + 1, policyEnd);
   } else {
     const m = /^:(\S+)\s+(\S+)(?:\s+\[([0-9]+):([0-9]+)\])?$/.exec(line);
     if (!m) fail(lineNo, `bad chain declaration "${line}" (expected ":NAME POLICY [packets:bytes]")`);
@@ -698,8 +701,11 @@ function declareChain(
   }
   if (name!.length > 28) fail(lineNo, `chain name "${name}" is longer than 28 characters`);
   const table = builder.table;
-  const builtin = (BUILTIN_CHAINS[table.name] as readonly string[]).includes(name!);
+  // (Built-in chain names are at most 11 characters long.)
+  const builtin = name!.length <= 11 && (BUILTIN_CHAINS[table.name] as readonly string[]).includes(name!);
   if (builtin) {
+    // The chain's rules so far are dropped: jumps kept from them would be wrong.
+    builder.edgesKnown = false;
     // "-" keeps the policy the chain has (iptables-restore), ACCEPT on a fresh table.
     if (policy !== 'ACCEPT' && policy !== 'DROP' && policy !== '-') fail(lineNo, `built-in chain ${name} needs policy ACCEPT, DROP or -, not "${policy}"`);
     if (table.name === 'nat' && policy === 'DROP') fail(lineNo, `the nat table's built-in chains cannot have policy DROP`);
@@ -736,24 +742,30 @@ function isPrintableWord(text: string, from: number, to: number): boolean {
   return true;
 }
 
+/** Where the name and the policy of the last {@link simpleDeclaration} end. */
+const DECLARATION = { space: 0, policyEnd: 0 };
+
 /**
- * Name and policy of a declaration as iptables-save writes it, `:NAME POLICY [0:0]` with single
- * spaces and printable ASCII; undefined for anything else, which the full pattern then decides.
+ * Whether a declaration is as iptables-save writes it, `:NAME POLICY [0:0]` with single spaces
+ * and printable ASCII; then {@link DECLARATION} says where its name and policy end. Anything
+ * else the full pattern decides.
  */
-function simpleDeclaration(line: string): [string, string] | undefined {
+function simpleDeclaration(line: string): boolean {
   const space = line.indexOf(' ', 1);
-  if (space < 0 || !isPrintableWord(line, 1, space)) return undefined;
+  if (space < 0 || !isPrintableWord(line, 1, space)) return false;
   const second = line.indexOf(' ', space + 1);
   const policyEnd = second < 0 ? line.length : second;
-  if (!isPrintableWord(line, space + 1, policyEnd)) return undefined;
+  if (!isPrintableWord(line, space + 1, policyEnd)) return false;
   if (second >= 0) {
     // "[digits:digits]" and nothing after it.
     const n = line.length;
     const colon = line.indexOf(':', second + 1);
-    if (line.charCodeAt(second + 1) !== 91 /* [ */ || line.charCodeAt(n - 1) !== 93 /* ] */ || colon < 0) return undefined;
-    if (!isDigits(line, second + 2, colon) || !isDigits(line, colon + 1, n - 1)) return undefined;
+    if (line.charCodeAt(second + 1) !== 91 /* [ */ || line.charCodeAt(n - 1) !== 93 /* ] */ || colon < 0) return false;
+    if (!isDigits(line, second + 2, colon) || !isDigits(line, colon + 1, n - 1)) return false;
   }
-  return [line.slice(1, space), line.slice(space + 1, policyEnd)];
+  DECLARATION.space = space;
+  DECLARATION.policyEnd = policyEnd;
+  return true;
 }
 
 function isDigits(text: string, from: number, to: number): boolean {
@@ -1280,9 +1292,13 @@ function moduleOption(p: RuleParser, d: RuleDraft, w: string): void {
     }
   }
   if (owner && owner.name === 'comment' && w === '--comment' && !negated && d.comment === undefined) {
-    // Always matches: kept as the rule's comment rather than as a condition.
-    const comment = valueOf(p, w, location);
+    // Always matches: kept as the rule's comment rather than as a condition. A comment like the
+    // previous rule's is kept as the previous rule's string (kube-proxy gives the rules of a
+    // Service's chains the same comment): fewer strings live on.
+    let comment = valueOf(p, w, location);
     if (comment.length > 255) failAt(location, '-m comment: --comment is longer than 255 characters');
+    if (comment === p.lastComment) comment = p.lastComment;
+    else p.lastComment = comment;
     d.comment = comment;
     return;
   }
@@ -1447,6 +1463,8 @@ class RuleParser {
   readonly single = new Map<Match, readonly Match[]>();
   /** Whether some rule was kept as unmodelled (lenient parsing). */
   unmodelledSeen = false;
+  /** The last rule's comment. */
+  lastComment = '';
   /** The interned targets that are unmodelled. */
   readonly unmodelledTargets = new Set<Target>();
   /** The target found by name last: kube-proxy jumps to KUBE-MARK-MASQ from everywhere. */
