@@ -1011,7 +1011,7 @@ class BuildContext {
   readonly matches = new Map<MatchModule, MatchNode>();
   /** Matches of modules with options kubepath does not model (lenient parsing), by {@link PendingModule.key}. */
   readonly matchesByKey = new Map<string, Match>();
-  /** Targets by name, goto and options ({@link RuleDraft.targetKey}). */
+  /** Targets by name, goto and options ({@link targetKey}). */
   readonly targets = new Map<string, Target>();
   /** Targets of a module, without options, by name. */
   readonly plainTargets = new Map<string, Target>();
@@ -1082,7 +1082,6 @@ class RuleDraft {
   targetCounts: SmallMap<number> = NO_OPTIONS;
   goto = false;
   targetOptions: ParsedOption[] | undefined = undefined;
-  targetKey = '';
   unknown: string[] | undefined = undefined;
   negate = false;
   comment: string | undefined = undefined;
@@ -1116,7 +1115,6 @@ class RuleDraft {
     this.targetCounts = NO_OPTIONS;
     this.goto = false;
     this.targetOptions = undefined;
-    this.targetKey = '';
     this.unknown = undefined;
     this.negate = false;
     this.comment = undefined;
@@ -1185,6 +1183,21 @@ const ALLOW_MASK = { allowMask: true } as const;
 function addressOption(p: RuleParser, d: RuleDraft, w: string, code: Option): void {
   const location = d.location;
   const text = valueOf(p, w, location);
+  // The same text as the last address of this option and negation (kube-proxy writes
+  // '! -s POD-CIDR' in every Service's chain): the same value.
+  const slot = (code === Option.Source ? 0 : 2) + (d.negate ? 1 : 0);
+  let address = text === p.addressTexts[slot] ? p.addresses[slot] : undefined;
+  if (address === undefined) {
+    address = parsedAddress(p, d, w, text);
+    p.addressTexts[slot] = text;
+    p.addresses[slot] = address;
+  }
+  if (code === Option.Source) d.source = address;
+  else d.destination = address;
+}
+
+function parsedAddress(p: RuleParser, d: RuleDraft, w: string, text: string): Negatable<IPNetwork> {
+  const location = d.location;
   if (text.includes(',')) failAt(location, `${w} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
   let net: IPNetwork;
   try {
@@ -1194,9 +1207,7 @@ function addressOption(p: RuleParser, d: RuleDraft, w: string, code: Option): vo
     throw e;
   }
   if (net.family !== p.family) failAt(location, `${w} ${text} is an IPv${net.family} address in an IPv${p.family} ruleset`);
-  const address = { value: net, negated: d.negate };
-  if (code === Option.Source) d.source = address;
-  else d.destination = address;
+  return { value: net, negated: d.negate };
 }
 
 /** `-i NAME`, `-o NAME` */
@@ -1263,7 +1274,14 @@ function targetOption(p: RuleParser, d: RuleDraft, w: string, count: number, neg
     d.writtenEnd = plain && follows && words.wordEnd - start === length ? words.wordEnd : -1;
   }
   (d.targetOptions ??= []).push({ name: w, values, negated });
-  d.targetKey += `${negated ? '!' : ''}${w}\u0000${values.join('\u0000')}\u0001`;
+}
+
+/** A target module's options as one string (for targets found again by their options). */
+function targetKey(d: RuleDraft): string {
+  let key = '';
+  const options = d.targetModule ? d.targetOptions : undefined;
+  if (options !== undefined) for (const o of options) key += `${o.negated ? '!' : ''}${o.name}\u0000${o.values.join('\u0000')}\u0001`;
+  return key;
 }
 
 /**
@@ -1407,7 +1425,7 @@ function targetOf(p: RuleParser, d: RuleDraft, builder: TableBuilder): Target | 
   // A target module without options (ACCEPT, DROP, ...) by its name alone.
   const plain = module !== undefined && d.targetOptions === undefined;
   const cache = perRule ? undefined : plain ? p.context(d).plainTargets : p.context(d).targets;
-  const key = perRule ? '' : plain ? name : `${name}|${d.goto}|${d.targetKey}`;
+  const key = perRule ? '' : plain ? name : `${name}|${d.goto}|${targetKey(d)}`;
   let target = cache?.get(key);
   if (target) {
     if (p.unmodelledTargets.size > 0 && p.unmodelledTargets.has(target) && target.kind === 'unmodelled') unmodelledTarget(p, d, target.reason);
@@ -1465,6 +1483,9 @@ class RuleParser {
   unmodelledSeen = false;
   /** The last rule's comment. */
   lastComment = '';
+  /** The last address of -s, ! -s, -d, ! -d: its text and value. */
+  readonly addressTexts: (string | undefined)[] = [undefined, undefined, undefined, undefined];
+  readonly addresses: (Negatable<IPNetwork> | undefined)[] = [undefined, undefined, undefined, undefined];
   /** The interned targets that are unmodelled. */
   readonly unmodelledTargets = new Set<Target>();
   /** The target found by name last: kube-proxy jumps to KUBE-MARK-MASQ from everywhere. */
