@@ -704,12 +704,13 @@ function declareChain(
   // (Built-in chain names are at most 11 characters long.)
   const builtin = name!.length <= 11 && (BUILTIN_CHAINS[table.name] as readonly string[]).includes(name!);
   if (builtin) {
-    // The chain's rules so far are dropped: jumps kept from them would be wrong.
-    builder.edgesKnown = false;
     // "-" keeps the policy the chain has (iptables-restore), ACCEPT on a fresh table.
     if (policy !== 'ACCEPT' && policy !== 'DROP' && policy !== '-') fail(lineNo, `built-in chain ${name} needs policy ACCEPT, DROP or -, not "${policy}"`);
     if (table.name === 'nat' && policy === 'DROP') fail(lineNo, `the nat table's built-in chains cannot have policy DROP`);
     const existing = table.chains.get(name!);
+    // The chain's rules so far are dropped: jumps kept from them would be wrong. (iptables-save
+    // declares the built-in chains before any rule: then there are none.)
+    if (existing!.rules.length > 0) builder.edgesKnown = false;
     const kept = policy === '-' ? existing!.policy : (policy as 'ACCEPT' | 'DROP');
     const chain: Chain = { ...existing!, policy: kept, location: { file, line: lineNo }, rules: [] };
     table.chains.set(name!, chain);
