@@ -919,7 +919,7 @@ class PendingModule {
   module: MatchModule | undefined = undefined;
   counts: SmallMap<number> | undefined = undefined;
   /** The first {@link optionCount} entries. */
-  readonly options: OptionSlot[] = [];
+  readonly options: OptionSlot[] = [new OptionSlot(), new OptionSlot()];
   optionCount = 0;
   /** Whether some option is {@link OptionSlot.unknown}. */
   unknownOptions = false;
@@ -1076,7 +1076,8 @@ class RuleDraft {
   fragment: Negatable<true> | undefined = undefined;
   counters: Rule['counters'] = undefined;
   /** The rule's matches, in order: the first {@link moduleCount} (a pool, kept from rule to rule). */
-  readonly modules: PendingModule[] = [];
+  // (Made with room for most rules: objects made while optimized code runs drop that code.)
+  readonly modules: PendingModule[] = [new PendingModule(), new PendingModule(), new PendingModule(), new PendingModule()];
   moduleCount = 0;
   targetName: string | undefined = undefined;
   targetModule: TargetModule | undefined = undefined;
