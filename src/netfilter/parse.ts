@@ -907,6 +907,12 @@ class OptionSlot {
   /** The first {@link valueCount} entries. */
   readonly values: string[] = [];
   valueCount = 0;
+
+  constructor() {
+    // An array that holds strings from the start, and is its own (a literal's would be shared
+    // until written): either kind of change under optimized code drops that code.
+    this.values.push('');
+  }
 }
 
 /**
@@ -1485,9 +1491,12 @@ class RuleParser {
   unmodelledSeen = false;
   /** The last rule's comment. */
   lastComment = '';
-  /** The last address of -s, ! -s, -d, ! -d: its text and value. */
-  readonly addressTexts: (string | undefined)[] = [undefined, undefined, undefined, undefined];
-  readonly addresses: (Negatable<IPNetwork> | undefined)[] = [undefined, undefined, undefined, undefined];
+  /**
+   * The last address of -s, ! -s, -d, ! -d: its text and value. (Texts are strings from the
+   * start, in arrays of their own: a change of kind under optimized code drops that code.)
+   */
+  readonly addressTexts: string[] = Array.from({ length: 4 }, () => '');
+  readonly addresses: (Negatable<IPNetwork> | undefined)[] = Array.from({ length: 4 }, () => undefined);
   /** The interned targets that are unmodelled. */
   readonly unmodelledTargets = new Set<Target>();
   /** The target found by name last: kube-proxy jumps to KUBE-MARK-MASQ from everywhere. */
