@@ -259,8 +259,9 @@ class RuleWords {
     if (this.list !== undefined || (this.quote >= 0 && this.quote < end)) return false;
     if (text.charCodeAt(0) !== 45 /* - */ || text.charCodeAt(1) !== 65 /* A */ || text.charCodeAt(2) !== 32) return false;
     if (end > text.length || (end < text.length && text.charCodeAt(end) !== 32)) return false;
-    // From the end: names differ mostly there (kube-proxy's end in a hash).
-    for (let i = name.length - 1; i >= 0; i--) if (text.charCodeAt(3 + i) !== name.charCodeAt(i)) return false;
+    // The last character first: names differ mostly at the end (kube-proxy's end in a hash). Then
+    // the whole name, as a string: comparing strings is faster than comparing characters here.
+    if (text.charCodeAt(end - 1) !== name.charCodeAt(name.length - 1) || text.slice(3, end) !== name) return false;
     this.pos = end;
     return true;
   }
@@ -295,6 +296,26 @@ interface TableBuilder {
   cursor: number;
   /** Index in `order` of the chain the last jump found near went to (-1: none). */
   jumpCursor: number;
+  /** Index in `order` of the chain {@link findChain} found last (-1: not known). */
+  found: number;
+  /**
+   * The jumps of the rules read so far, as indexes in `order` (edge k goes from chain
+   * edgeFrom[k] to chain edgeTo[k]), while {@link edgesKnown}: then COMMIT need not look the
+   * jump targets up by name again.
+   */
+  readonly edgeFrom: number[];
+  readonly edgeTo: number[];
+  /**
+   * False once a jump's chain was not found in `order` (not declared yet, a built-in chain, an
+   * extension target, a goto), or once -I or -F changed rules: then COMMIT resolves every jump by
+   * name, as it did before edges were kept, with the same errors.
+   */
+  edgesKnown: boolean;
+  /** Indexes in `order` of chains looked up by name ({@link chainIndex}). */
+  readonly indexes: Map<string, number>;
+  /** How many chains {@link chainIndex} has compared, past a limit it gives up; where it found the last. */
+  scanned: number;
+  scanCursor: number;
 }
 
 /** How many chains after the last one {@link findChain} looks at before looking up the name. */
@@ -329,10 +350,41 @@ function findChain(builder: TableBuilder, name: string): Chain | undefined {
     const k = near(builder, order, name, fingerprint(name), builder.cursor, LOOKAHEAD);
     if (k >= 0) {
       builder.cursor = k;
+      builder.found = k;
       return order[k];
     }
   }
+  builder.found = chainIndex(builder, name);
   return builder.table.chains.get(name);
+}
+
+/**
+ * Index in the builder's order of the chain named `name`, for a chain found by name (-1: no such
+ * chain, or the order is not known). The order is searched from where the last search ended
+ * (iptables-save writes jumps like KUBE-NODEPORTS' in declaration order too), and each answer
+ * kept (KUBE-MARK-MASQ is the target of jumps from everywhere). After comparing a few times as
+ * many chains as there are, it gives up and lets COMMIT resolve jumps by name.
+ */
+function chainIndex(builder: TableBuilder, name: string): number {
+  const order = builder.order;
+  if (order === undefined) return -1;
+  const known = builder.indexes.get(name);
+  if (known !== undefined) return known;
+  const chain = builder.table.chains.get(name);
+  const n = order.length;
+  if (chain === undefined || builder.scanned > 4 * n + 4096) return -1;
+  let k = builder.scanCursor;
+  for (let i = 0; i < n; i++) {
+    if (++k >= n) k = 0;
+    if (order[k] === chain) {
+      builder.scanned += i + 1;
+      builder.scanCursor = k;
+      builder.indexes.set(name, k);
+      return k;
+    }
+  }
+  builder.scanned += n;
+  return -1;
 }
 
 function detectFamily(text: string): IPFamily {
@@ -348,34 +400,14 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
   const file = options.file ?? '<rules>';
   const family = options.family ?? detectFamily(text);
   const lenient = options.lenient ?? false;
-  const tables = new Map<TableName, Table>();
-  const tableLines = new Map<TableName, number>();
-  const unmodelled: Rule[] = [];
-  let current: TableBuilder | undefined;
-  let lastChain: Chain | undefined;
-  const parser = new RuleParser(family, lenient);
-  const words = parser.words;
-
-  const fail = (line: number, detail: string): never => {
-    throw new RulesetSyntaxError(file, line, detail);
-  };
-  if (text.includes('\u0000')) fail(text.slice(0, text.indexOf('\u0000')).split('\n').length, 'a NUL byte: this is not iptables-save text');
-
-  // The rules appended to one chain in a row go into the chain together, when the chain changes:
-  // appending one at a time would leave spare room in most of kube-proxy's short chains.
-  let pendingChain: Chain | undefined;
-  const pending: Rule[] = []; // the first pendingCount entries
-  let pendingCount = 0;
-  const flush = (): void => {
-    if (pendingChain === undefined) return;
-    const rules = pendingChain.rules;
-    if (rules.length === 0) (pendingChain as { rules: Rule[] }).rules = pending.slice(0, pendingCount);
-    else for (let k = 0; k < pendingCount; k++) rules.push(pending[k]!);
-    pendingCount = 0;
-    pendingChain = undefined;
-  };
-
-  // Lines as text.split(/\r?\n/) gives them, trimmed; without building the array.
+  if (text.includes('\u0000')) {
+    throw new RulesetSyntaxError(file, text.slice(0, text.indexOf('\u0000')).split('\n').length, 'a NUL byte: this is not iptables-save text');
+  }
+  const reader = new DumpReader(file, family, lenient);
+  // Lines as text.split(/\r?\n/) gives them, trimmed; without building the array. The loop is
+  // kept small: the work of a line is in the reader's methods, which the optimizing compiler
+  // takes one at a time (a loop with all of it inline was compiled late, and dropped when the
+  // first line of a new kind came).
   let lineNo = 0;
   for (let start = 0; start <= text.length; ) {
     lineNo++;
@@ -389,38 +421,111 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
     const last = raw.charCodeAt(raw.length - 1);
     const line = first > 32 && first < 127 && last > 32 && last < 127 ? raw : raw.trim();
     if (line === '' || line.charCodeAt(0) === 35 /* # */) continue;
-    if (line.startsWith('*')) {
-      if (current) fail(lineNo, `table "${line.slice(1)}" starts before table "${current.table.name}" was closed with COMMIT`);
-      const name = line.slice(1).trim();
-      if (!TABLES.has(name)) fail(lineNo, `unknown table "${name}" (raw, mangle, nat, filter, security)`);
-      const tname = name as TableName;
-      if (tables.has(tname)) fail(lineNo, `table "${name}" appears twice (first at line ${tableLines.get(tname)})`);
-      const table: Table = { name: tname, location: { file, line: lineNo }, chains: new Map() };
-      const order: Chain[] = [];
-      for (const hook of BUILTIN_CHAINS[tname]) {
-        const chain: Chain = { table: tname, name: hook, builtin: true, policy: 'ACCEPT', location: { file, line: lineNo }, rules: [] };
-        table.chains.set(hook, chain);
-        order.push(chain);
-      }
-      current = { table, order, prints: order.map((c) => fingerprint(c.name)), jumps: order.map(() => undefined), cursor: -1, jumpCursor: -1 };
-      tableLines.set(tname, lineNo);
-      continue;
+    reader.line(line, lineNo);
+  }
+  return reader.finish(text, lineNo);
+}
+
+/** The state of one parse between lines: the tables read, the one being read, pending rules. */
+class DumpReader {
+  private readonly tables = new Map<TableName, Table>();
+  private readonly tableLines = new Map<TableName, number>();
+  private current: TableBuilder | undefined = undefined;
+  /** The chain of the previous line's rule, while lines append to one chain, and its index in the table's order (-1: not known). */
+  private lastChain: Chain | undefined = undefined;
+  private lastChainIndex = -1;
+  private readonly parser: RuleParser;
+  /** {@link fail} as a function, for the helpers that report errors. */
+  private readonly failer: (line: number, detail: string) => never;
+  // The rules appended to one chain in a row go into the chain together, when the chain changes:
+  // appending one at a time would leave spare room in most of kube-proxy's short chains.
+  private pendingChain: Chain | undefined = undefined;
+  /** The first pendingCount entries. */
+  private readonly pending: Rule[] = [];
+  private pendingCount = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly family: IPFamily,
+    private readonly lenient: boolean,
+  ) {
+    this.parser = new RuleParser(family, lenient);
+    this.failer = (line, detail) => this.fail(line, detail);
+  }
+
+  private fail(line: number, detail: string): never {
+    throw new RulesetSyntaxError(this.file, line, detail);
+  }
+
+  private flush(): void {
+    const chain = this.pendingChain;
+    if (chain === undefined) return;
+    const pending = this.pending;
+    const count = this.pendingCount;
+    const rules = chain.rules;
+    if (rules.length === 0) (chain as { rules: Rule[] }).rules = pending.slice(0, count);
+    else for (let k = 0; k < count; k++) rules.push(pending[k]!);
+    this.pendingCount = 0;
+    this.pendingChain = undefined;
+  }
+
+  /** One line: trimmed, not empty, not a comment. */
+  line(line: string, lineNo: number): void {
+    const c = line.charCodeAt(0);
+    if (c === 42 /* * */) return this.startTable(line, lineNo);
+    const builder = this.current;
+    if (builder === undefined) return this.fail(lineNo, `"${printable(line.slice(0, 40))}" is outside a table: a table starts with "*filter", "*nat", ...`);
+    if (c === 67 /* C */ && line === 'COMMIT') return this.commit(builder);
+    if (c === 58 /* : */) {
+      this.flush();
+      this.lastChain = undefined;
+      return declareChain(builder, line, lineNo, this.file, this.failer);
     }
-    if (!current) fail(lineNo, `"${printable(line.slice(0, 40))}" is outside a table: a table starts with "*filter", "*nat", ...`);
-    const builder = current!;
-    if (line === 'COMMIT') {
-      flush();
-      if (finishTable(builder.table, lenient, fail)) parser.unmodelledSeen = true;
-      tables.set(builder.table.name, builder.table);
-      current = undefined;
-      continue;
+    this.command(builder, line, lineNo);
+  }
+
+  private startTable(line: string, lineNo: number): void {
+    const file = this.file;
+    if (this.current) this.fail(lineNo, `table "${line.slice(1)}" starts before table "${this.current.table.name}" was closed with COMMIT`);
+    const name = line.slice(1).trim();
+    if (!TABLES.has(name)) this.fail(lineNo, `unknown table "${name}" (raw, mangle, nat, filter, security)`);
+    const tname = name as TableName;
+    if (this.tables.has(tname)) this.fail(lineNo, `table "${name}" appears twice (first at line ${this.tableLines.get(tname)})`);
+    const table: Table = { name: tname, location: { file, line: lineNo }, chains: new Map() };
+    const order: Chain[] = [];
+    for (const hook of BUILTIN_CHAINS[tname]) {
+      const chain: Chain = { table: tname, name: hook, builtin: true, policy: 'ACCEPT', location: { file, line: lineNo }, rules: [] };
+      table.chains.set(hook, chain);
+      order.push(chain);
     }
-    if (line.startsWith(':')) {
-      flush();
-      lastChain = undefined;
-      declareChain(builder, line, lineNo, file, fail);
-      continue;
-    }
+    this.current = {
+      table,
+      order,
+      prints: order.map((c) => fingerprint(c.name)),
+      jumps: order.map(() => undefined),
+      cursor: -1,
+      jumpCursor: -1,
+      found: -1,
+      edgeFrom: [],
+      edgeTo: [],
+      edgesKnown: true,
+      indexes: new Map(),
+      scanned: 0,
+      scanCursor: -1,
+    };
+    this.tableLines.set(tname, lineNo);
+  }
+
+  private commit(builder: TableBuilder): void {
+    this.flush();
+    if (finishTable(builder, this.lenient, this.failer)) this.parser.unmodelledSeen = true;
+    this.tables.set(builder.table.name, builder.table);
+    this.current = undefined;
+  }
+
+  /** A line with a command (-A, -I, -N, -X, -F, -P), maybe after counters. */
+  private command(builder: TableBuilder, line: string, lineNo: number): void {
+    const words = this.parser.words;
     let body = line;
     let counters: Rule['counters'];
     const counterMatch = body.charCodeAt(0) === 91 /* [ */ ? /^\[([0-9]+):([0-9]+)\]\s+/.exec(body) : null;
@@ -431,56 +536,79 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
     try {
       words.start(body);
     } catch (e) {
-      return fail(lineNo, (e as Error).message);
+      return this.fail(lineNo, (e as Error).message);
     }
-    let command: string;
-    let chainName: string | undefined;
+    const lastChain = this.lastChain;
     if (lastChain !== undefined && lastChain.table === builder.table.name && words.appendingTo(lastChain.name)) {
       // Another rule for the chain of the previous line: iptables-save writes them together.
-      command = '-A';
-      chainName = lastChain.name;
-    } else {
-      command = words.next()!;
-      chainName = words.next();
+      return this.append(builder, lastChain, this.lastChainIndex, body, counters, lineNo);
     }
-    if (command !== '-A' && command !== '--append') {
-      flush();
-      lastChain = undefined;
+    const command = words.next()!;
+    const chainName = words.next();
+    if (command === '-A' || command === '--append') {
+      if (!chainName) this.fail(lineNo, `${command} needs a chain name`);
+      // iptables-save groups rules by chain: look the chain up only when it changes.
+      if (lastChain === undefined || lastChain.name !== chainName || lastChain.table !== builder.table.name) {
+        this.lastChain = findChain(builder, chainName!);
+        this.lastChainIndex = builder.found;
+      }
+      const chain = this.lastChain;
+      if (!chain) this.fail(lineNo, `chain "${chainName}" does not exist in table ${builder.table.name} (declare it with ":${chainName} - [0:0]")`);
+      return this.append(builder, chain!, this.lastChainIndex, body, counters, lineNo);
     }
+    this.flush();
+    this.lastChain = undefined;
+    this.otherCommand(builder, command, chainName, body, counters, lineNo);
+  }
+
+  /**
+   * `-A CHAIN ...`, the chain found (`index` in the table's order, -1: not known), the words read
+   * up to the chain name. A jump is kept as an edge for COMMIT's loop check.
+   */
+  private append(builder: TableBuilder, chain: Chain, index: number, body: string, counters: Rule['counters'], lineNo: number): void {
+    if (chain !== this.pendingChain) {
+      this.flush();
+      this.pendingChain = chain;
+    }
+    const count = this.pendingCount;
+    const rule = this.parser.rule(builder, chain, chain.rules.length + count + 1, body, counters, { file: this.file, line: lineNo });
+    this.pending[count] = rule;
+    this.pendingCount = count + 1;
+    const to = this.parser.jumpIndex;
+    if (to !== NO_JUMP && builder.edgesKnown) {
+      if (index < 0 || to < 0 || builder.order![to]!.builtin) builder.edgesKnown = false;
+      else {
+        builder.edgeFrom.push(index);
+        builder.edgeTo.push(to);
+      }
+    }
+  }
+
+  /** -I, -N, -X, -F, -P (and unknown commands), the words read up to the chain name. */
+  private otherCommand(builder: TableBuilder, command: string, chainName: string | undefined, body: string, counters: Rule['counters'], lineNo: number): void {
+    const file = this.file;
+    const words = this.parser.words;
     const table = builder.table;
     switch (command) {
-      case '-A':
-      case '--append':
       case '-I':
       case '--insert': {
-        if (!chainName) fail(lineNo, `${command} needs a chain name`);
-        // iptables-save groups rules by chain: look the chain up only when it changes.
-        if (lastChain === undefined || lastChain.name !== chainName || lastChain.table !== table.name) {
-          lastChain = findChain(builder, chainName!);
-        }
-        const chain = lastChain;
-        if (!chain) fail(lineNo, `chain "${chainName}" does not exist in table ${table.name} (declare it with ":${chainName} - [0:0]")`);
-        if (command === '-A' || command === '--append') {
-          if (chain !== pendingChain) {
-            flush();
-            pendingChain = chain;
-          }
-          // The chain's own name string is shared by its rules.
-          pending[pendingCount] = parser.rule(builder, chain!, chain!.rules.length + pendingCount + 1, body, counters, { file, line: lineNo });
-          pendingCount++;
-          break;
-        }
+        if (!chainName) this.fail(lineNo, `${command} needs a chain name`);
+        const chain = findChain(builder, chainName!);
+        this.lastChain = chain;
+        this.lastChainIndex = builder.found;
+        builder.edgesKnown = false;
+        if (!chain) this.fail(lineNo, `chain "${chainName}" does not exist in table ${table.name} (declare it with ":${chainName} - [0:0]")`);
         // -I: at the position given, else first.
         let position = 0;
         words.save();
         const insertAt = words.next();
         if (insertAt !== undefined && /^[0-9]+$/.test(insertAt)) {
           position = Number(insertAt) - 1;
-          if (position < 0 || position > chain!.rules.length) fail(lineNo, `-I ${chainName} ${insertAt}: no such position`);
+          if (position < 0 || position > chain!.rules.length) this.fail(lineNo, `-I ${chainName} ${insertAt}: no such position`);
         } else {
           words.restore();
         }
-        const rule = parser.rule(builder, chain!, position + 1, body, counters, { file, line: lineNo });
+        const rule = this.parser.rule(builder, chain!, position + 1, body, counters, { file, line: lineNo });
         if (position === chain!.rules.length) {
           chain!.rules.push(rule);
         } else {
@@ -492,9 +620,9 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
       }
       case '-N':
       case '--new-chain':
-        if (!chainName) fail(lineNo, '-N needs a chain name');
-        if (table.chains.has(chainName!)) fail(lineNo, `chain "${chainName}" already exists`);
-        declareChain(builder, `:${chainName} - [0:0]`, lineNo, file, fail);
+        if (!chainName) this.fail(lineNo, '-N needs a chain name');
+        if (table.chains.has(chainName!)) this.fail(lineNo, `chain "${chainName}" already exists`);
+        declareChain(builder, `:${chainName} - [0:0]`, lineNo, file, this.failer);
         break;
       case '-X':
       case '--delete-chain':
@@ -503,19 +631,20 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
           for (const [name, chain] of table.chains) if (!chain.builtin) table.chains.delete(name);
         } else {
           const chain = table.chains.get(chainName);
-          if (!chain) fail(lineNo, `-X: chain "${chainName}" does not exist`);
-          if (chain!.builtin) fail(lineNo, `-X: cannot delete built-in chain ${chainName}`);
+          if (!chain) this.fail(lineNo, `-X: chain "${chainName}" does not exist`);
+          if (chain!.builtin) this.fail(lineNo, `-X: cannot delete built-in chain ${chainName}`);
           builder.order = undefined;
           table.chains.delete(chainName);
         }
         break;
       case '-F':
       case '--flush':
+        builder.edgesKnown = false;
         if (chainName === undefined) {
           for (const chain of table.chains.values()) chain.rules.length = 0;
         } else {
           const chain = table.chains.get(chainName);
-          if (!chain) fail(lineNo, `-F: chain "${chainName}" does not exist`);
+          if (!chain) this.fail(lineNo, `-F: chain "${chainName}" does not exist`);
           chain!.rules.length = 0;
         }
         break;
@@ -523,26 +652,32 @@ export function parseRuleset(text: string, options: ParseRulesetOptions = {}): R
       case '--policy': {
         const chain = chainName ? table.chains.get(chainName) : undefined;
         const policy = words.next();
-        if (!chain || !chain.builtin) fail(lineNo, `-P: "${chainName ?? ''}" is not a built-in chain of table ${table.name}`);
-        if (policy !== 'ACCEPT' && policy !== 'DROP') fail(lineNo, `-P: policy must be ACCEPT or DROP, not "${policy ?? ''}"`);
+        if (!chain || !chain.builtin) this.fail(lineNo, `-P: "${chainName ?? ''}" is not a built-in chain of table ${table.name}`);
+        if (policy !== 'ACCEPT' && policy !== 'DROP') this.fail(lineNo, `-P: policy must be ACCEPT or DROP, not "${policy ?? ''}"`);
         builder.order = undefined;
         table.chains.set(chainName!, { ...chain!, policy: policy as 'ACCEPT' | 'DROP' });
         break;
       }
       default:
-        fail(lineNo, `unknown command "${command}" (expected -A, -I, -N, -X, -F, -P, a ":CHAIN" declaration or COMMIT)`);
+        this.fail(lineNo, `unknown command "${command}" (expected -A, -I, -N, -X, -F, -P, a ":CHAIN" declaration or COMMIT)`);
     }
   }
-  if (current) throw new RulesetSyntaxError(file, lineNo, `table "${current.table.name}" is not closed with COMMIT`);
-  if (tables.size === 0 && text.split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#'))) {
-    throw new RulesetSyntaxError(file, 1, 'no table found (expected "*filter", "*nat", ...)');
-  }
-  if (parser.unmodelledSeen) {
-    for (const table of tables.values()) {
-      for (const chain of table.chains.values()) for (const rule of chain.rules) if (rule.unmodelled) unmodelled.push(rule);
+
+  /** The ruleset, after the last line (`lineNo`). */
+  finish(text: string, lineNo: number): Ruleset {
+    const tables = this.tables;
+    if (this.current) throw new RulesetSyntaxError(this.file, lineNo, `table "${this.current.table.name}" is not closed with COMMIT`);
+    if (tables.size === 0 && text.split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#'))) {
+      throw new RulesetSyntaxError(this.file, 1, 'no table found (expected "*filter", "*nat", ...)');
     }
+    const unmodelled: Rule[] = [];
+    if (this.parser.unmodelledSeen) {
+      for (const table of tables.values()) {
+        for (const chain of table.chains.values()) for (const rule of chain.rules) if (rule.unmodelled) unmodelled.push(rule);
+      }
+    }
+    return { family: this.family, file: this.file, tables, unmodelled };
   }
-  return { family, file, tables, unmodelled };
 }
 
 function declareChain(
@@ -554,9 +689,11 @@ function declareChain(
 ): void {
   let name: string | undefined;
   let policy: string | undefined;
-  const simple = simpleDeclaration(line);
-  if (simple) {
-    [name, policy] = simple;
+  if (simpleDeclaration(line)) {
+    const { space, policyEnd } = DECLARATION;
+    name = line.slice(1, space);
+    // "-" (user chains) without making a string.
+    policy = policyEnd === space + 2 && line.charCodeAt(space + 1) === 45 /* - */ ? '-' : line.slice(space + 1, policyEnd);
   } else {
     const m = /^:(\S+)\s+(\S+)(?:\s+\[([0-9]+):([0-9]+)\])?$/.exec(line);
     if (!m) fail(lineNo, `bad chain declaration "${line}" (expected ":NAME POLICY [packets:bytes]")`);
@@ -564,12 +701,16 @@ function declareChain(
   }
   if (name!.length > 28) fail(lineNo, `chain name "${name}" is longer than 28 characters`);
   const table = builder.table;
-  const builtin = (BUILTIN_CHAINS[table.name] as readonly string[]).includes(name!);
+  // (Built-in chain names are at most 11 characters long.)
+  const builtin = name!.length <= 11 && (BUILTIN_CHAINS[table.name] as readonly string[]).includes(name!);
   if (builtin) {
     // "-" keeps the policy the chain has (iptables-restore), ACCEPT on a fresh table.
     if (policy !== 'ACCEPT' && policy !== 'DROP' && policy !== '-') fail(lineNo, `built-in chain ${name} needs policy ACCEPT, DROP or -, not "${policy}"`);
     if (table.name === 'nat' && policy === 'DROP') fail(lineNo, `the nat table's built-in chains cannot have policy DROP`);
     const existing = table.chains.get(name!);
+    // The chain's rules so far are dropped: jumps kept from them would be wrong. (iptables-save
+    // declares the built-in chains before any rule: then there are none.)
+    if (existing!.rules.length > 0) builder.edgesKnown = false;
     const kept = policy === '-' ? existing!.policy : (policy as 'ACCEPT' | 'DROP');
     const chain: Chain = { ...existing!, policy: kept, location: { file, line: lineNo }, rules: [] };
     table.chains.set(name!, chain);
@@ -602,24 +743,30 @@ function isPrintableWord(text: string, from: number, to: number): boolean {
   return true;
 }
 
+/** Where the name and the policy of the last {@link simpleDeclaration} end. */
+const DECLARATION = { space: 0, policyEnd: 0 };
+
 /**
- * Name and policy of a declaration as iptables-save writes it, `:NAME POLICY [0:0]` with single
- * spaces and printable ASCII; undefined for anything else, which the full pattern then decides.
+ * Whether a declaration is as iptables-save writes it, `:NAME POLICY [0:0]` with single spaces
+ * and printable ASCII; then {@link DECLARATION} says where its name and policy end. Anything
+ * else the full pattern decides.
  */
-function simpleDeclaration(line: string): [string, string] | undefined {
+function simpleDeclaration(line: string): boolean {
   const space = line.indexOf(' ', 1);
-  if (space < 0 || !isPrintableWord(line, 1, space)) return undefined;
+  if (space < 0 || !isPrintableWord(line, 1, space)) return false;
   const second = line.indexOf(' ', space + 1);
   const policyEnd = second < 0 ? line.length : second;
-  if (!isPrintableWord(line, space + 1, policyEnd)) return undefined;
+  if (!isPrintableWord(line, space + 1, policyEnd)) return false;
   if (second >= 0) {
     // "[digits:digits]" and nothing after it.
     const n = line.length;
     const colon = line.indexOf(':', second + 1);
-    if (line.charCodeAt(second + 1) !== 91 /* [ */ || line.charCodeAt(n - 1) !== 93 /* ] */ || colon < 0) return undefined;
-    if (!isDigits(line, second + 2, colon) || !isDigits(line, colon + 1, n - 1)) return undefined;
+    if (line.charCodeAt(second + 1) !== 91 /* [ */ || line.charCodeAt(n - 1) !== 93 /* ] */ || colon < 0) return false;
+    if (!isDigits(line, second + 2, colon) || !isDigits(line, colon + 1, n - 1)) return false;
   }
-  return [line.slice(1, space), line.slice(space + 1, policyEnd)];
+  DECLARATION.space = space;
+  DECLARATION.policyEnd = policyEnd;
+  return true;
 }
 
 function isDigits(text: string, from: number, to: number): boolean {
@@ -751,13 +898,130 @@ function optionCode(word: string): Option {
   return LONG_OPTIONS.get(word) ?? Option.None;
 }
 
-/** A match module being collected while a rule's words are read; `key` interns it. */
-interface PendingModule {
-  readonly name: string;
-  readonly module: MatchModule | undefined;
-  readonly counts: SmallMap<number> | undefined;
-  readonly options: ParsedOption[];
-  key: string;
+/** One option of a match module as read; reused from rule to rule with its {@link PendingModule}. */
+class OptionSlot {
+  name = '';
+  negated = false;
+  /** An option kubepath does not model, kept with the module it follows (lenient parsing). */
+  unknown = false;
+  /** The first {@link valueCount} entries. */
+  readonly values: string[] = [];
+  valueCount = 0;
+
+  constructor() {
+    // An array that holds strings from the start, and is its own (a literal's would be shared
+    // until written): either kind of change under optimized code drops that code.
+    this.values.push('');
+  }
+}
+
+/**
+ * A match module being collected while a rule's words are read. The parser keeps a pool of them
+ * and of their option slots, so reading a rule makes no objects or arrays for its matches: the
+ * options a builder takes are made only when the match is built.
+ */
+class PendingModule {
+  name = '';
+  module: MatchModule | undefined = undefined;
+  counts: SmallMap<number> | undefined = undefined;
+  /** The first {@link optionCount} entries. */
+  readonly options: OptionSlot[] = [new OptionSlot(), new OptionSlot()];
+  optionCount = 0;
+  /** Whether some option is {@link OptionSlot.unknown}. */
+  unknownOptions = false;
+
+  reset(name: string, module: MatchModule | undefined, counts: SmallMap<number> | undefined): void {
+    this.name = name;
+    this.module = module;
+    this.counts = counts;
+    this.optionCount = 0;
+    this.unknownOptions = false;
+  }
+
+  /** A new option, its values to be added to {@link OptionSlot.values}. */
+  add(name: string, negated: boolean, unknown: boolean): OptionSlot {
+    // (Not read past the end: an out-of-bounds read would drop the optimized code.)
+    let slot = this.optionCount < this.options.length ? this.options[this.optionCount]! : undefined;
+    if (slot === undefined) {
+      slot = new OptionSlot();
+      this.options.push(slot);
+    }
+    this.optionCount++;
+    slot.name = name;
+    slot.negated = negated;
+    slot.unknown = unknown;
+    slot.valueCount = 0;
+    if (unknown) this.unknownOptions = true;
+    return slot;
+  }
+
+  /** The options as a builder takes them (new objects: a built match may keep them). */
+  parsedOptions(): ParsedOption[] {
+    const options: ParsedOption[] = [];
+    for (let k = 0; k < this.optionCount; k++) {
+      const o = this.options[k]!;
+      options.push({ name: o.name, values: o.values.slice(0, o.valueCount), negated: o.negated });
+    }
+    return options;
+  }
+
+  /** The module and every option with its values, as one string (for modules with unknown options). */
+  key(): string {
+    let key = this.name;
+    for (let k = 0; k < this.optionCount; k++) {
+      const o = this.options[k]!;
+      key += `\u0001${o.unknown ? '?' : ''}${o.negated ? '!' : ''}${o.name}\u0000${o.values.slice(0, o.valueCount).join('\u0000')}`;
+    }
+    return key;
+  }
+}
+
+/**
+ * The matches of one module in one {@link BuildContext}, by the module's options in order: one
+ * node per option name and per value, so that finding a match again makes no key string (a
+ * string joined from a rule's words would be made, flattened and hashed for every rule).
+ */
+class MatchNode {
+  match: Match | undefined = undefined;
+  /** After this node: the next option by name, not negated / negated; or the option's next value. */
+  private plain: Map<string, MatchNode> | undefined = undefined;
+  private negated: Map<string, MatchNode> | undefined = undefined;
+  private values: Map<string, MatchNode> | undefined = undefined;
+
+  option(name: string, negated: boolean): MatchNode {
+    const map = negated ? (this.negated ??= new Map()) : (this.plain ??= new Map());
+    let node = map.get(name);
+    if (node === undefined) {
+      node = new MatchNode();
+      map.set(name, node);
+    }
+    return node;
+  }
+
+  value(value: string): MatchNode {
+    const map = (this.values ??= new Map());
+    let node = map.get(value);
+    if (node === undefined) {
+      node = new MatchNode();
+      map.set(value, node);
+    }
+    return node;
+  }
+}
+
+/**
+ * What match and target builders may depend on besides their options (see
+ * {@link RuleParser.context}), with what was built for it.
+ */
+class BuildContext {
+  /** Matches by module, then options ({@link MatchNode}). */
+  readonly matches = new Map<MatchModule, MatchNode>();
+  /** Matches of modules with options kubepath does not model (lenient parsing), by {@link PendingModule.key}. */
+  readonly matchesByKey = new Map<string, Match>();
+  /** Targets by name, goto and options ({@link targetKey}). */
+  readonly targets = new Map<string, Target>();
+  /** Targets of a module, without options, by name. */
+  readonly plainTargets = new Map<string, Target>();
 }
 
 /** `-j NAME` to a chain. */
@@ -783,7 +1047,7 @@ function failAt(location: SourceLocation, detail: string): never {
 /** Build a match; a module's complaint becomes an error at the rule's line. */
 function buildMatch(m: PendingModule, info: RuleInfo, location: SourceLocation): Match {
   try {
-    return m.module!.build(m.options, info);
+    return m.module!.build(m.parsedOptions(), info);
   } catch (e) {
     if (e instanceof OptionError || e instanceof AddressError) failAt(location, `-m ${m.name}: ${e.message}`);
     throw e;
@@ -817,14 +1081,15 @@ class RuleDraft {
   outInterface: Negatable<InterfaceMatch> | undefined = undefined;
   fragment: Negatable<true> | undefined = undefined;
   counters: Rule['counters'] = undefined;
-  /** The rule's matches, in order. */
-  modules: PendingModule[] = NO_PENDING;
+  /** The rule's matches, in order: the first {@link moduleCount} (a pool, kept from rule to rule). */
+  // (Made with room for most rules: objects made while optimized code runs drop that code.)
+  readonly modules: PendingModule[] = [new PendingModule(), new PendingModule(), new PendingModule(), new PendingModule()];
+  moduleCount = 0;
   targetName: string | undefined = undefined;
   targetModule: TargetModule | undefined = undefined;
   targetCounts: SmallMap<number> = NO_OPTIONS;
   goto = false;
   targetOptions: ParsedOption[] | undefined = undefined;
-  targetKey = '';
   unknown: string[] | undefined = undefined;
   negate = false;
   comment: string | undefined = undefined;
@@ -836,11 +1101,12 @@ class RuleDraft {
   bang = -1;
   /** What module builders may depend on; made only when something is built. */
   info: RuleInfo | undefined = undefined;
-  /** The target as written, when it is what the target module would make (see RuleInfo). */
-  targetText: string | undefined = undefined;
+  /** The rule's text (after `-A CHAIN`'s counters), for the target as written. */
+  text = '';
 
-  reset(chain: Chain, counters: Rule['counters'], location: SourceLocation): void {
+  reset(chain: Chain, text: string, counters: Rule['counters'], location: SourceLocation): void {
     this.location = location;
+    this.text = text;
     this.table = chain.table;
     this.chain = chain.name;
     this.builtin = chain.builtin;
@@ -851,13 +1117,12 @@ class RuleDraft {
     this.outInterface = undefined;
     this.fragment = undefined;
     this.counters = counters;
-    this.modules = NO_PENDING;
+    this.moduleCount = 0;
     this.targetName = undefined;
     this.targetModule = undefined;
     this.targetCounts = NO_OPTIONS;
     this.goto = false;
     this.targetOptions = undefined;
-    this.targetKey = '';
     this.unknown = undefined;
     this.negate = false;
     this.comment = undefined;
@@ -865,20 +1130,26 @@ class RuleDraft {
     this.writtenEnd = -1;
     this.bang = -1;
     this.info = undefined;
-    this.targetText = undefined;
   }
 }
 
 function infoOf(p: RuleParser, d: RuleDraft): RuleInfo {
-  return (d.info ??= { family: p.family, table: d.table, chain: d.chain, protocol: d.protocol, targetText: d.targetText });
+  if (d.info !== undefined) return d.info;
+  // The target as written, when it is what the target module would make (see RuleInfo).
+  const targetText = d.writtenEnd >= 0 && d.targetModule ? d.text.slice(d.writtenStart, d.writtenEnd) : undefined;
+  return (d.info = { family: p.family, table: d.table, chain: d.chain, protocol: d.protocol, targetText });
 }
 
-/** No matches yet (a rule's list is made when it has one; only {@link addModule} adds). */
-const NO_PENDING: PendingModule[] = [];
-
-function addModule(d: RuleDraft, m: PendingModule): void {
-  if (d.modules === NO_PENDING) d.modules = [m];
-  else d.modules.push(m);
+/** A new match module of the rule, from the draft's pool. */
+function addModule(d: RuleDraft, name: string, module: MatchModule | undefined, counts: SmallMap<number> | undefined): PendingModule {
+  let m = d.moduleCount < d.modules.length ? d.modules[d.moduleCount]! : undefined;
+  if (m === undefined) {
+    m = new PendingModule();
+    d.modules.push(m);
+  }
+  d.moduleCount++;
+  m.reset(name, module, counts);
+  return m;
 }
 
 /** The next word, the value of option `opt`. */
@@ -920,6 +1191,21 @@ const ALLOW_MASK = { allowMask: true } as const;
 function addressOption(p: RuleParser, d: RuleDraft, w: string, code: Option): void {
   const location = d.location;
   const text = valueOf(p, w, location);
+  // The same text as the last address of this option and negation (kube-proxy writes
+  // '! -s POD-CIDR' in every Service's chain): the same value.
+  const slot = (code === Option.Source ? 0 : 2) + (d.negate ? 1 : 0);
+  let address = text === p.addressTexts[slot] ? p.addresses[slot] : undefined;
+  if (address === undefined) {
+    address = parsedAddress(p, d, w, text);
+    p.addressTexts[slot] = text;
+    p.addresses[slot] = address;
+  }
+  if (code === Option.Source) d.source = address;
+  else d.destination = address;
+}
+
+function parsedAddress(p: RuleParser, d: RuleDraft, w: string, text: string): Negatable<IPNetwork> {
+  const location = d.location;
   if (text.includes(',')) failAt(location, `${w} ${text}: address lists expand to one rule per address in iptables-save; give one address`);
   let net: IPNetwork;
   try {
@@ -929,9 +1215,7 @@ function addressOption(p: RuleParser, d: RuleDraft, w: string, code: Option): vo
     throw e;
   }
   if (net.family !== p.family) failAt(location, `${w} ${text} is an IPv${net.family} address in an IPv${p.family} ruleset`);
-  const address = { value: net, negated: d.negate };
-  if (code === Option.Source) d.source = address;
-  else d.destination = address;
+  return { value: net, negated: d.negate };
 }
 
 /** `-i NAME`, `-o NAME` */
@@ -955,7 +1239,7 @@ function matchOption(p: RuleParser, d: RuleDraft, w: string): void {
     if (!p.lenient) failAt(d.location, `match extension "${name}" is not modelled by kubepath`);
     (d.unknown ??= []).push(`-m ${name}`);
   }
-  addModule(d, { name, module: entry.module, counts: entry.counts, options: [], key: name });
+  addModule(d, name, entry.module, entry.counts);
 }
 
 /** `-j TARGET`, `-g CHAIN` */
@@ -998,7 +1282,14 @@ function targetOption(p: RuleParser, d: RuleDraft, w: string, count: number, neg
     d.writtenEnd = plain && follows && words.wordEnd - start === length ? words.wordEnd : -1;
   }
   (d.targetOptions ??= []).push({ name: w, values, negated });
-  d.targetKey += `${negated ? '!' : ''}${w}\u0000${values.join('\u0000')}\u0001`;
+}
+
+/** A target module's options as one string (for targets found again by their options). */
+function targetKey(d: RuleDraft): string {
+  let key = '';
+  const options = d.targetModule ? d.targetOptions : undefined;
+  if (options !== undefined) for (const o of options) key += `${o.negated ? '!' : ''}${o.name}\u0000${o.values.join('\u0000')}\u0001`;
+  return key;
 }
 
 /**
@@ -1015,7 +1306,7 @@ function moduleOption(p: RuleParser, d: RuleDraft, w: string): void {
   const modules = d.modules;
   let owner: PendingModule | undefined;
   let count: number | undefined;
-  for (let k = modules.length - 1; k >= 0 && count === undefined; k--) {
+  for (let k = d.moduleCount - 1; k >= 0 && count === undefined; k--) {
     count = modules[k]!.counts?.get(w);
     if (count !== undefined) owner = modules[k];
   }
@@ -1023,25 +1314,32 @@ function moduleOption(p: RuleParser, d: RuleDraft, w: string): void {
     const implicit = implicitProtocolMatch(d.protocol.value);
     count = implicit ? optionCounts(implicit).get(w) : undefined;
     if (implicit && count !== undefined) {
-      owner = { name: implicit.name, module: implicit, counts: optionCounts(implicit), options: [], key: implicit.name };
-      addModule(d, owner);
+      owner = addModule(d, implicit.name, implicit, optionCounts(implicit));
     }
   }
   if (owner && owner.name === 'comment' && w === '--comment' && !negated && d.comment === undefined) {
-    // Always matches: kept as the rule's comment rather than as a condition.
-    const comment = valueOf(p, w, location);
+    // Always matches: kept as the rule's comment rather than as a condition. A comment like the
+    // previous rule's is kept as the previous rule's string (kube-proxy gives the rules of a
+    // Service's chains the same comment): fewer strings live on.
+    let comment = valueOf(p, w, location);
     if (comment.length > 255) failAt(location, '-m comment: --comment is longer than 255 characters');
+    if (comment === p.lastComment) comment = p.lastComment;
+    else p.lastComment = comment;
     d.comment = comment;
     return;
   }
   if (owner && count !== undefined) {
-    const values = valuesOf(p, w, count, location);
-    owner.options.push({ name: w, values, negated });
-    owner.key += `\u0001${negated ? '!' : ''}${w}\u0000${count === 1 ? values[0] : values.join('\u0000')}`;
+    const slot = owner.add(w, negated, false);
+    const words = p.words;
+    for (let k = 0; k < count; k++) {
+      const v = words.next();
+      if (v === undefined) failAt(location, `${w} needs ${count === 1 ? 'a value' : `${count} values`}`);
+      slot.values[slot.valueCount++] = v;
+    }
     return;
   }
   if (p.lenient && (d.unknown !== undefined || (d.targetName !== undefined && !d.targetModule))) return unmodelledOption(p, d, w, negated);
-  const loaded = d.modules.map((m) => m.name);
+  const loaded = d.modules.slice(0, d.moduleCount).map((m) => m.name);
   failAt(location, `unknown option "${printable(w)}"${loaded.length ? ` (loaded matches: ${loaded.join(', ')})` : ''}${d.targetName ? ` (target ${d.targetName})` : ''}`);
 }
 
@@ -1060,9 +1358,8 @@ function unmodelledOption(p: RuleParser, d: RuleDraft, w: string, negated: boole
   else {
     // The option becomes part of the module it follows, so it must be part of that module's key too:
     // otherwise a later rule with the same known options would share a match that carries it.
-    const m = d.modules[d.modules.length - 1]!;
-    m.options.push({ name: w, values, negated });
-    m.key += `\u0001?${negated ? '!' : ''}${w}\u0000${values.join('\u0000')}`;
+    const slot = d.modules[d.moduleCount - 1]!.add(w, negated, true);
+    for (const v of values) slot.values[slot.valueCount++] = v;
   }
 }
 
@@ -1070,15 +1367,32 @@ function unmodelledOption(p: RuleParser, d: RuleDraft, w: string, negated: boole
 function matchesOf(p: RuleParser, d: RuleDraft): readonly Match[] {
   const built = p.built;
   let count = 0;
-  for (const m of d.modules) {
-    if (!m.module) continue;
-    if (m.name === 'comment' && m.options.length === 0 && d.comment !== undefined) continue;
-    p.context(d);
-    const cache = p.contextMatches;
-    let match = cache.get(m.key);
-    if (!match) {
-      match = buildMatch(m, infoOf(p, d), d.location);
-      cache.set(m.key, match);
+  for (let k = 0; k < d.moduleCount; k++) {
+    const m = d.modules[k]!;
+    const module = m.module;
+    if (!module) continue;
+    if (m.optionCount === 0 && m.name === 'comment' && d.comment !== undefined) continue;
+    const context = p.context(d);
+    let match: Match | undefined;
+    if (m.unknownOptions) {
+      const key = m.key();
+      match = context.matchesByKey.get(key);
+      if (!match) {
+        match = buildMatch(m, infoOf(p, d), d.location);
+        context.matchesByKey.set(key, match);
+      }
+    } else {
+      let node = context.matches.get(module);
+      if (node === undefined) {
+        node = new MatchNode();
+        context.matches.set(module, node);
+      }
+      for (let i = 0; i < m.optionCount; i++) {
+        const o = m.options[i]!;
+        node = node.option(o.name, o.negated);
+        for (let j = 0; j < o.valueCount; j++) node = node.value(o.values[j]!);
+      }
+      match = node.match ??= buildMatch(m, infoOf(p, d), d.location);
     }
     built[count++] = match;
   }
@@ -1099,12 +1413,14 @@ function matchesOf(p: RuleParser, d: RuleDraft): readonly Match[] {
  * shapes: their kind is read here where they are made, not for every rule.
  */
 function targetOf(p: RuleParser, d: RuleDraft, builder: TableBuilder): Target | undefined {
+  p.jumpIndex = NO_JUMP;
   const name = d.targetName;
   if (name === undefined) return undefined;
   const module = d.targetModule;
   if (!module && d.targetOptions === undefined) {
     // A jump or goto to a chain (resolved at COMMIT): shared per chain name.
     if (!d.goto) return p.jumpTo(builder, name);
+    p.jumpIndex = chainIndex(builder, name);
     let target = p.gotos.get(name);
     if (!target) {
       target = { name, text: `-g ${name}`, kind: 'jump', chain: name, goto: true };
@@ -1113,10 +1429,15 @@ function targetOf(p: RuleParser, d: RuleDraft, builder: TableBuilder): Target | 
     return target;
   }
   // Targets that carry addresses (DNAT, SNAT, ...) are mostly one of a kind: not worth a key.
-  const key = module && PER_RULE_TARGETS.has(name) ? undefined : `${name}|${d.goto}|${p.context(d)}|${d.targetKey}`;
-  let target = key === undefined ? undefined : p.targets.get(key);
+  const perRule = module !== undefined && PER_RULE_TARGETS.has(name);
+  // A target module without options (ACCEPT, DROP, ...) by its name alone.
+  const plain = module !== undefined && d.targetOptions === undefined;
+  const cache = perRule ? undefined : plain ? p.context(d).plainTargets : p.context(d).targets;
+  const key = perRule ? '' : plain ? name : `${name}|${d.goto}|${targetKey(d)}`;
+  let target = cache?.get(key);
   if (target) {
     if (p.unmodelledTargets.size > 0 && p.unmodelledTargets.has(target) && target.kind === 'unmodelled') unmodelledTarget(p, d, target.reason);
+    if (p.keyedJumps && target.kind === 'jump') p.jumpIndex = -1;
     return target;
   }
   const options = d.targetOptions ?? [];
@@ -1129,8 +1450,10 @@ function targetOf(p: RuleParser, d: RuleDraft, builder: TableBuilder): Target | 
   } else {
     // Resolved at COMMIT: a user chain, or an extension target without options.
     target = { name, text: `${d.goto ? '-g' : '-j'} ${name}`, kind: 'jump', chain: name, goto: d.goto };
+    p.jumpIndex = -1;
+    p.keyedJumps = true;
   }
-  if (key !== undefined) p.targets.set(key, target);
+  cache?.set(key, target);
   if (target.kind === 'unmodelled') {
     p.unmodelledTargets.add(target);
     unmodelledTarget(p, d, target.reason);
@@ -1151,9 +1474,8 @@ function unmodelledTarget(p: RuleParser, d: RuleDraft, reason: string): void {
 class RuleParser {
   readonly words = new RuleWords();
   readonly draft = new RuleDraft();
-  /** Matches by what they may depend on (see {@link context}), then by module and options. */
-  readonly matchesByContext = new Map<string, Map<string, Match>>();
-  readonly targets = new Map<string, Target>();
+  /** What was built, by what it may depend on (see {@link context}): table, chain, protocol. */
+  private readonly contexts = new Map<TableName, Map<string, Map<Negatable<number>, BuildContext>>>();
   readonly jumps = new Map<string, Target>();
   readonly gotos = new Map<string, Target>();
   /** The last protocol text and its number. */
@@ -1167,16 +1489,34 @@ class RuleParser {
   readonly single = new Map<Match, readonly Match[]>();
   /** Whether some rule was kept as unmodelled (lenient parsing). */
   unmodelledSeen = false;
+  /** The last rule's comment. */
+  lastComment = '';
+  /**
+   * The last address of -s, ! -s, -d, ! -d: its text and value. (Texts are strings from the
+   * start, in arrays of their own: a change of kind under optimized code drops that code.)
+   */
+  readonly addressTexts: string[] = Array.from({ length: 4 }, () => '');
+  readonly addresses: (Negatable<IPNetwork> | undefined)[] = Array.from({ length: 4 }, () => undefined);
   /** The interned targets that are unmodelled. */
   readonly unmodelledTargets = new Set<Target>();
   /** The target found by name last: kube-proxy jumps to KUBE-MARK-MASQ from everywhere. */
   private lastJump: Target | undefined;
+  /** The table it was found for, and its chain's index there (see {@link chainIndex}). */
+  private lastJumpBuilder: TableBuilder | undefined;
+  private lastJumpIndex = -1;
+  /**
+   * Index in the table's order of the chain the last rule's jump or goto goes to: -1 when not
+   * known, {@link NO_JUMP} when the rule does not jump. (Read instead of the target's kind: target
+   * objects have many shapes.)
+   */
+  jumpIndex = NO_JUMP;
+  /** Whether a jump target was kept among the targets found by key (not with the jumps). */
+  keyedJumps = false;
   private contextTable: TableName | undefined;
   private contextChain = '';
   private contextProtocol: Negatable<number> = NO_PROTOCOL;
-  private contextKey = '';
-  /** The matches of the current context. */
-  contextMatches = new Map<string, Match>();
+  /** The context of the last rule that needed one. */
+  private lastContext: BuildContext | undefined;
 
   constructor(
     readonly family: IPFamily,
@@ -1191,7 +1531,10 @@ class RuleParser {
    */
   jumpTo(builder: TableBuilder, name: string): Target {
     const last = this.lastJump;
-    if (last !== undefined && last.name === name) return last;
+    if (last !== undefined && last.name === name) {
+      this.jumpIndex = builder === this.lastJumpBuilder ? this.lastJumpIndex : chainIndex(builder, name);
+      return last;
+    }
     const order = builder.order;
     if (order !== undefined) {
       const print = fingerprint(name);
@@ -1199,6 +1542,7 @@ class RuleParser {
       if (k < 0) k = near(builder, order, name, print, builder.jumpCursor, JUMP_LOOKAHEAD);
       if (k >= 0) {
         builder.jumpCursor = k;
+        this.jumpIndex = k;
         return (builder.jumps[k] ??= jump(order[k]!.name));
       }
     }
@@ -1208,40 +1552,51 @@ class RuleParser {
       this.jumps.set(name, target);
     }
     this.lastJump = target;
+    this.lastJumpBuilder = builder;
+    this.lastJumpIndex = this.jumpIndex = chainIndex(builder, name);
     return target;
   }
 
   /**
-   * What a module builder may depend on besides its options, as a key: family, table, the chain
-   * when it is built in, and the protocol. Kept from rule to rule while it does not change, with
-   * the matches built for it in {@link contextMatches}.
+   * What a module builder may depend on besides its options: the table, the chain when it is
+   * built in, and the protocol (the family is the parse's). Kept from rule to rule while it does
+   * not change. Protocols are shared objects, one per number and negation, so they stand for
+   * themselves.
    */
-  context(d: RuleDraft): string {
+  context(d: RuleDraft): BuildContext {
     const table = d.table;
     const chain = d.builtin ? d.chain : '-';
-    const protocol = d.protocol;
     // (A stand-in object for "no protocol" keeps the comparison between objects.)
-    const given = protocol ?? NO_PROTOCOL;
-    if (table !== this.contextTable || chain !== this.contextChain || given !== this.contextProtocol || this.contextKey === '') {
-      this.contextTable = table;
-      this.contextChain = chain;
-      this.contextProtocol = given;
-      this.contextKey = `${this.family}|${table}|${chain}|${protocol ? `${protocol.negated ? '!' : ''}${protocol.value}` : ''}`;
-      let matches = this.matchesByContext.get(this.contextKey);
-      if (!matches) {
-        matches = new Map();
-        this.matchesByContext.set(this.contextKey, matches);
-      }
-      this.contextMatches = matches;
+    const protocol = d.protocol ?? NO_PROTOCOL;
+    const last = this.lastContext;
+    if (last !== undefined && table === this.contextTable && chain === this.contextChain && protocol === this.contextProtocol) return last;
+    this.contextTable = table;
+    this.contextChain = chain;
+    this.contextProtocol = protocol;
+    let chains = this.contexts.get(table);
+    if (chains === undefined) {
+      chains = new Map();
+      this.contexts.set(table, chains);
     }
-    return this.contextKey;
+    let protocols = chains.get(chain);
+    if (protocols === undefined) {
+      protocols = new Map();
+      chains.set(chain, protocols);
+    }
+    let context = protocols.get(protocol);
+    if (context === undefined) {
+      context = new BuildContext();
+      protocols.set(protocol, context);
+    }
+    this.lastContext = context;
+    return context;
   }
 
   /** Read the rest of the current line (after `-A CHAIN`) as a rule of `chain`. */
   rule(builder: TableBuilder, chain: Chain, number: number, text: string, counters: Rule['counters'], location: SourceLocation): Rule {
     const words = this.words;
     const d = this.draft;
-    d.reset(chain, counters, location);
+    d.reset(chain, text, counters, location);
     for (;;) {
       const w = words.next();
       if (w === undefined) break;
@@ -1284,8 +1639,7 @@ class RuleParser {
     }
     if (d.negate) failAt(location, '"!" at the end of the rule negates nothing');
 
-    if (d.writtenEnd >= 0 && d.targetModule) d.targetText = text.slice(d.writtenStart, d.writtenEnd);
-    const matches = d.modules.length === 0 ? NO_MATCHES : matchesOf(this, d);
+    const matches = d.moduleCount === 0 ? NO_MATCHES : matchesOf(this, d);
     const target = targetOf(this, d, builder);
     if (d.unknown !== undefined) this.unmodelledSeen = true;
     return {
@@ -1309,6 +1663,9 @@ class RuleParser {
   }
 }
 
+/** {@link RuleParser.jumpIndex} of a rule without a jump. */
+const NO_JUMP = -2;
+
 /** Targets whose options are usually different in every rule. */
 const PER_RULE_TARGETS: ReadonlySet<string> = new Set(['DNAT', 'SNAT', 'TPROXY']);
 
@@ -1319,10 +1676,28 @@ const UNMODELLED_TARGETS: readonly string[] = [
 ];
 
 /**
- * Number the rules, resolve jumps to chains, and refuse loops, as iptables-restore does at COMMIT.
- * Returns whether a jump was kept as unmodelled (lenient parsing).
+ * Resolve jumps to chains and refuse loops, as iptables-restore does at COMMIT. Returns whether a
+ * jump was kept as unmodelled (lenient parsing).
  */
-function finishTable(table: Table, lenient: boolean, fail: (line: number, detail: string) => never): boolean {
+function finishTable(builder: TableBuilder, lenient: boolean, fail: (line: number, detail: string) => never): boolean {
+  const order = builder.order;
+  if (order !== undefined && builder.edgesKnown) {
+    // Every jump was found among the declared chains as its rule was read: its edges are known.
+    // (While the order is known it is the order of table.chains.)
+    const from = builder.edgeFrom;
+    const to = builder.edgeTo;
+    const n = order.length;
+    const edgeStart = new Int32Array(n + 1);
+    for (let k = 0; k < from.length; k++) edgeStart[from[k]! + 1]!++;
+    for (let i = 0; i < n; i++) edgeStart[i + 1]! += edgeStart[i]!;
+    // Each chain's edges in rule order (the rules of a chain were appended in that order).
+    const fill = edgeStart.slice(0, n);
+    const edges = new Int32Array(from.length);
+    for (let k = 0; k < from.length; k++) edges[fill[from[k]!]!++] = to[k]!;
+    checkLoops(order, edges, edgeStart, fail);
+    return false;
+  }
+  const table = builder.table;
   const chains = [...table.chains.values()];
   const indexOf = new Map<string, number>();
   for (let i = 0; i < chains.length; i++) indexOf.set(chains[i]!.name, i);
@@ -1353,12 +1728,22 @@ function finishTable(table: Table, lenient: boolean, fail: (line: number, detail
     }
   }
   edgeStart[chains.length] = edges.length;
-  // Jumps must not loop (the kernel refuses such a table): depth-first, iteratively.
+  checkLoops(chains, edges, edgeStart, fail);
+  return replaced;
+}
+
+/**
+ * Refuse jumps that loop (the kernel refuses such a table): depth-first, iteratively. Chain i
+ * jumps to chains edges[edgeStart[i]] to edges[edgeStart[i + 1] - 1].
+ */
+function checkLoops(chains: readonly Chain[], edges: ArrayLike<number>, edgeStart: Int32Array, fail: (line: number, detail: string) => never): void {
   const state = new Uint8Array(chains.length); // 0 new, 1 on the path, 2 done
+  const stack: number[] = [];
+  const next: number[] = [];
   for (let root = 0; root < chains.length; root++) {
     if (state[root] !== 0) continue;
-    const stack: number[] = [root];
-    const next: number[] = [edgeStart[root]!];
+    stack.push(root);
+    next.push(edgeStart[root]!);
     state[root] = 1;
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
@@ -1381,5 +1766,4 @@ function finishTable(table: Table, lenient: boolean, fail: (line: number, detail
       }
     }
   }
-  return replaced;
 }

@@ -213,11 +213,16 @@ export function parseNatRange(text: string, family: 4 | 6): NatRange {
   let minAddress: IPAddress | undefined;
   let maxAddress: IPAddress | undefined;
   if (addrPart !== '') {
-    const [a, b, extra] = splitDash(addrPart);
     try {
-      if (extra) throw new Error('too many "-"');
-      minAddress = parseIP(a);
-      maxAddress = b === undefined ? minAddress : parseIP(b);
+      if (addrPart.indexOf('-') < 0) {
+        // One address (as kube-proxy's DNAT has): no range to split.
+        minAddress = maxAddress = parseIP(addrPart);
+      } else {
+        const [a, b, extra] = splitDash(addrPart);
+        if (extra) throw new Error('too many "-"');
+        minAddress = parseIP(a);
+        maxAddress = b === undefined ? minAddress : parseIP(b);
+      }
     } catch (e) {
       throw new OptionError(`"${text}": ${(e as Error).message}`);
     }
@@ -228,10 +233,14 @@ export function parseNatRange(text: string, family: 4 | 6): NatRange {
   let maxPort: number | undefined;
   if (portPart !== undefined) {
     if (portPart.includes('/')) throw new OptionError(`"${text}": port offsets (PORT/BASE) are not modelled`);
-    const [lo, hi, extra] = splitDash(portPart);
-    if (extra) throw new OptionError(`"${text}": bad port range`);
-    minPort = parsePortValue(lo);
-    maxPort = hi === undefined ? minPort : parsePortValue(hi);
+    if (portPart.indexOf('-') < 0) {
+      minPort = maxPort = parsePortValue(portPart);
+    } else {
+      const [lo, hi, extra] = splitDash(portPart);
+      if (extra) throw new OptionError(`"${text}": bad port range`);
+      minPort = parsePortValue(lo);
+      maxPort = hi === undefined ? minPort : parsePortValue(hi);
+    }
     if (minPort > maxPort) throw new OptionError(`"${text}": the port range is empty`);
   }
   if (minAddress === undefined && minPort === undefined) throw new OptionError(`"${text}" names neither an address nor a port`);

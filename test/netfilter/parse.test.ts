@@ -432,6 +432,22 @@ describe('errors name file and line', () => {
     assertSyntaxError('*filter\n:SELF - [0:0]\n-A SELF -j SELF\nCOMMIT\n', 2, 'chains jump in a loop: SELF -> SELF');
   });
 
+  test('loops are found in the chains as COMMIT sees them (first loop in declaration order), whatever happened before', () => {
+    const decl = '*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n:C - [0:0]\n:D - [0:0]\n';
+    // Two loops: the one reached first from the chains in declaration order is reported.
+    assertSyntaxError(`${decl}-A C -j D\n-A D -j C\n-A A -j B\n-A B -j A\nCOMMIT\n`, 3, 'chains jump in a loop: A -> B -> A');
+    assertSyntaxError(`${decl}-A INPUT -j C\n-A C -j D\n-A D -j C\n-A A -j B\n-A B -j A\nCOMMIT\n`, 5, 'chains jump in a loop: C -> D -> C');
+    // A built-in chain declared again drops its rules, and their jumps: INPUT no longer leads to C first.
+    assertSyntaxError(`${decl}-A INPUT -j C\n-A C -j D\n-A D -j C\n-A A -j B\n-A B -j A\n:INPUT ACCEPT [0:0]\nCOMMIT\n`, 3, 'chains jump in a loop: A -> B -> A');
+    // Flushed or inserted rules count as they are at COMMIT.
+    assert.doesNotThrow(() => parse(`${decl}-A A -j B\n-A B -j A\n-F B\nCOMMIT\n`));
+    assertSyntaxError(`${decl}-A A -j B\n-A B -j ACCEPT\n-I B -j A\nCOMMIT\n`, 3, 'chains jump in a loop: A -> B -> A');
+    // A jump to a chain declared after it, and to a chain found by name far from the rule's.
+    assertSyntaxError(`${decl}-A A -j E\n:E - [0:0]\n-A E -j A\nCOMMIT\n`, 3, 'chains jump in a loop: A -> E -> A');
+    const many = Array.from({ length: 40 }, (_, i) => `:M${i} - [0:0]`).join('\n');
+    assertSyntaxError(`*filter\n${many}\n-A M39 -j M0\n-A M0 -j M39\nCOMMIT\n`, 2, 'chains jump in a loop: M0 -> M39 -> M0');
+  });
+
   test('a diamond (two paths to one chain) is not a loop', () => {
     const rs = parse('*filter\n:A - [0:0]\n:B - [0:0]\n:C - [0:0]\n-A INPUT -j A\n-A INPUT -j B\n-A A -j C\n-A B -j C\nCOMMIT\n');
     assert.equal(rs.tables.get('filter')!.chains.get('C')!.rules.length, 0);
