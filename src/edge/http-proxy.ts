@@ -61,13 +61,15 @@ export interface CloudL4Proxy {
   readonly proxyProtocol?: 1 | 2 | undefined;
 }
 
-/** The cloud L7 load balancers kubepath knows the headers of. */
-export type CloudL7Provider = 'aws-alb' | 'alibaba-clb' | 'ucloud-ulb7';
+/** The cloud L7 load balancers kubepath knows the headers of; `generic` is any other (X-Forwarded-For appended, nothing else assumed). */
+export type CloudL7Provider = 'aws-alb' | 'alibaba-clb' | 'ucloud-ulb7' | 'generic';
 
 /** A cloud HTTP(S) listener: TLS ends there, a new connection goes to the backend. */
 export interface CloudL7Proxy {
   readonly kind: 'cloud-l7';
   readonly provider: CloudL7Provider;
+  /** For notes, over the provider's name. */
+  readonly name?: string;
   readonly sourceAddress: string;
   /** AWS `routing.http.xff_header_processing.mode` (default append). */
   readonly xffMode?: 'append' | 'preserve' | 'remove';
@@ -263,10 +265,10 @@ function cloudL4(proxy: CloudL4Proxy, payload: ConnectionPayload): ProxyDecision
   return { kind: 'forward', clientAddress: down.address, clientAddressWhy: `the LB's peer: ${down.address}`, upstream, changes: [], notes };
 }
 
-const L7_NAMES: Record<CloudL7Provider, string> = { 'aws-alb': 'AWS ALB', 'alibaba-clb': 'Alibaba Cloud CLB (HTTP listener)', 'ucloud-ulb7': 'UCloud ULB7' };
+const L7_NAMES: Record<CloudL7Provider, string> = { 'aws-alb': 'AWS ALB', 'alibaba-clb': 'Alibaba Cloud CLB (HTTP listener)', 'ucloud-ulb7': 'UCloud ULB7', generic: 'the HTTP load balancer' };
 
 function cloudL7(proxy: CloudL7Proxy, payload: ConnectionPayload): ProxyDecision {
-  const name = L7_NAMES[proxy.provider];
+  const name = proxy.name ?? L7_NAMES[proxy.provider];
   const notes: string[] = [`${name} ends the client's connection and opens a new one from ${proxy.sourceAddress}`];
   const pp = readProxyHeader(payload);
   if (pp.kind !== 'none') return { kind: 'refuse', status: 400, reason: `${name} does not accept the PROXY protocol on HTTP listeners: the header is not HTTP, 400`, notes };
@@ -288,6 +290,7 @@ function cloudL7(proxy: CloudL7Proxy, payload: ConnectionPayload): ProxyDecision
   if (port) headers = setField(headers, 'X-Forwarded-Port', listenerPort, `${name} sets X-Forwarded-Port to the listener port ${listenerPort}`, changes);
   if (proxy.provider === 'aws-alb') headers = setField(headers, 'X-Amzn-Trace-Id', GENERATED_ID, 'the ALB adds or updates X-Amzn-Trace-Id (request tracing)', changes);
   if (proxy.provider === 'ucloud-ulb7') notes.push('UCloud documents X-Forwarded-For for ULB7; other X-Forwarded-* fields are not modelled');
+  if (proxy.provider === 'generic') notes.push('X-Forwarded-For appended, as every HTTP load balancer does; what else this product adds (X-Forwarded-Proto, -Port) is not modelled');
   return {
     kind: 'forward',
     clientAddress: down.address,

@@ -10,7 +10,7 @@
  */
 import type { CloudLoadBalancer, LoadBalancerDelivery, LoadBalancerMode } from '../cluster/index.js';
 import type { Service } from '../cluster/objects.js';
-import { type ConnectionPayload, type HeaderChange, headerValues, hostOf, type ProxyDecision, setHeader } from './request.js';
+import type { CloudL7Provider, HttpProxy } from './http-proxy.js';
 import { type HealthCheckResponse, healthCheckResponse, type HealthCheckService } from '../kubeproxy/index.js';
 
 /** One backend node as the load balancer sees it. */
@@ -75,14 +75,19 @@ export interface ResolvedLoadBalancer {
   proxyProtocol?: 1 | 2;
   sourceAddress?: string;
   product: string;
+  /** `mode: http`: whose headers it sets (`generic`: X-Forwarded-For only). */
+  l7Provider?: CloudL7Provider;
   /** `mode: proxy (annotation service.beta.kubernetes.io/aws-load-balancer-proxy-protocol)`, … */
   origin: string[];
 }
 
+/** What an annotation says: the Environment's fields, and whose L7 headers. */
+type AnnotatedLoadBalancer = CloudLoadBalancer & { l7Provider?: CloudL7Provider };
+
 interface AnnotationRule {
   annotation: string;
   /** What the annotation's value makes of the LB, or undefined when the value changes nothing. */
-  read: (value: string, annotations: Readonly<Record<string, string>>) => CloudLoadBalancer | undefined;
+  read: (value: string, annotations: Readonly<Record<string, string>>) => AnnotatedLoadBalancer | undefined;
 }
 
 const AWS = 'service.beta.kubernetes.io/aws-load-balancer-';
@@ -105,7 +110,8 @@ const ANNOTATION_RULES: readonly AnnotationRule[] = [
   },
   {
     annotation: `${AWS}nlb-target-type`,
-    read: (v) => (v === 'ip' ? { delivery: 'Pod', product: 'AWS NLB (IP targets)' } : undefined),
+    // IP targets over TCP do not preserve the client IP by default (preserve_client_ip.enabled): the pods see the NLB's address.
+    read: (v) => (v === 'ip' ? { delivery: 'Pod', mode: 'proxy', product: 'AWS NLB (IP targets)' } : undefined),
   },
   {
     annotation: `${AWS}backend-protocol`,
@@ -117,7 +123,7 @@ const ANNOTATION_RULES: readonly AnnotationRule[] = [
   },
   {
     annotation: `${ALIBABA}protocol-port`,
-    read: (v) => (/(^|,)\s*https?:/i.test(v) ? { mode: 'http', product: 'Alibaba Cloud SLB (HTTP listener)' } : undefined),
+    read: (v) => (/(^|,)\s*https?:/i.test(v) ? { mode: 'http', product: 'Alibaba Cloud SLB (HTTP listener)', l7Provider: 'alibaba-clb' } : undefined),
   },
   {
     annotation: `${ALIBABA}proxy-protocol`,
@@ -125,7 +131,7 @@ const ANNOTATION_RULES: readonly AnnotationRule[] = [
   },
   {
     annotation: 'service.beta.kubernetes.io/ucloud-load-balancer-vserver-protocol',
-    read: (v) => (v.toLowerCase() === 'http' || v.toLowerCase() === 'https' ? { mode: 'http', product: 'UCloud ULB7' } : v.toLowerCase() === 'tcp' || v.toLowerCase() === 'udp' ? { mode: 'passthrough', product: 'UCloud ULB4' } : undefined),
+    read: (v) => (v.toLowerCase() === 'http' || v.toLowerCase() === 'https' ? { mode: 'http', product: 'UCloud ULB7', l7Provider: 'ucloud-ulb7' } : v.toLowerCase() === 'tcp' || v.toLowerCase() === 'udp' ? { mode: 'passthrough', product: 'UCloud ULB4' } : undefined),
   },
 ];
 
@@ -137,11 +143,11 @@ const ANNOTATION_RULES: readonly AnnotationRule[] = [
 export function resolveLoadBalancer(svc: Service, cluster: CloudLoadBalancer | undefined, perService: CloudLoadBalancer | undefined): ResolvedLoadBalancer {
   const origin: string[] = [];
   let lb: ResolvedLoadBalancer = { mode: 'passthrough', delivery: 'NodePort', product: 'cloud load balancer', origin };
-  const apply = (c: CloudLoadBalancer, from: string) => {
-    for (const [k, v] of Object.entries(c) as [keyof CloudLoadBalancer, unknown][]) {
+  const apply = (c: AnnotatedLoadBalancer, from: string) => {
+    for (const [k, v] of Object.entries(c) as [keyof AnnotatedLoadBalancer, unknown][]) {
       if (v === undefined) continue;
       lb = { ...lb, [k]: v };
-      if (k !== 'product') origin.push(`${k}: ${String(v)} (${from})`);
+      if (k !== 'product' && k !== 'l7Provider') origin.push(`${k}: ${String(v)} (${from})`);
     }
   };
   if (cluster) apply(cluster, 'Environment loadBalancer');
@@ -159,35 +165,9 @@ export function resolveLoadBalancer(svc: Service, cluster: CloudLoadBalancer | u
   return { ...lb, origin };
 }
 
-/**
- * What a proxying cloud LB does to the request. `proxy`: bytes unchanged on a new connection,
- * optionally after a PROXY header naming the client. `http`: the client appended to
- * X-Forwarded-For (an existing field kept: ALB, SLB and ULB7 append), X-Forwarded-Proto and
- * X-Forwarded-Port set to the listener's.
- */
-export function cloudLoadBalancerDecision(lb: { mode: LoadBalancerMode; proxyProtocol?: 1 | 2 | undefined; product: string }, payload: ConnectionPayload): ProxyDecision {
-  const client = hostOf(payload.peer);
-  if (lb.mode !== 'http' || !payload.http) {
-    return {
-      kind: 'forward',
-      clientAddress: client,
-      clientAddressWhy: 'the TCP peer of the connection it accepted',
-      upstream: { ...(lb.proxyProtocol ? { proxyHeader: { version: lb.proxyProtocol } } : {}), ...(payload.http ? { http: payload.http } : {}) },
-      changes: [],
-      notes: lb.mode === 'http' ? ['an HTTP listener got no HTTP request (raw TCP): nothing is added'] : [],
-    };
-  }
-  const h = payload.http;
-  const before = headerValues(h.headers, 'X-Forwarded-For');
-  const xff = [...before, client].join(', ');
-  const port = payload.local.slice(payload.local.lastIndexOf(':') + 1);
-  let headers = setHeader(h.headers, 'X-Forwarded-For', xff);
-  headers = setHeader(headers, 'X-Forwarded-Proto', h.scheme);
-  headers = setHeader(headers, 'X-Forwarded-Port', port);
-  const changes: HeaderChange[] = [
-    { header: 'X-Forwarded-For', before: before.length ? before.join(', ') : undefined, after: xff, why: `the ${lb.product} appends the address it got the connection from` },
-    { header: 'X-Forwarded-Proto', before: headerValues(h.headers, 'X-Forwarded-Proto')[0], after: h.scheme, why: 'the scheme of its listener' },
-    { header: 'X-Forwarded-Port', before: headerValues(h.headers, 'X-Forwarded-Port')[0], after: port, why: 'the port of its listener' },
-  ];
-  return { kind: 'forward', clientAddress: client, clientAddressWhy: 'the TCP peer of the connection it accepted', upstream: { http: { ...h, headers } }, changes, notes: [] };
+/** The model of a proxying LB's hop (`mode` proxy or http). */
+export function proxyModelOf(lb: { mode: LoadBalancerMode; proxyProtocol?: 1 | 2 | undefined; product: string; sourceAddress: string; l7Provider?: CloudL7Provider | undefined }): HttpProxy {
+  return lb.mode === 'http'
+    ? { kind: 'cloud-l7', provider: lb.l7Provider ?? 'generic', name: lb.product, sourceAddress: lb.sourceAddress }
+    : { kind: 'cloud-l4-proxy', name: lb.product, sourceAddress: lb.sourceAddress, ...(lb.proxyProtocol ? { proxyProtocol: lb.proxyProtocol } : {}) };
 }

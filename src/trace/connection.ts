@@ -9,9 +9,10 @@
  *
  * @module
  */
-import { encodeProxyHeader } from '../clientip/index.js';
+import { isProxyHeaderSent } from '../edge/http-proxy.js';
+import { proxyHeaderSent } from '../edge/proxy-wire.js';
 import { type ConnectionPayload, hostOf, type HttpRequestHead, type ProxyDecision, type ProxyHeaderSent } from '../edge/request.js';
-import { formatEndpoint, parseEndpoint, type Packet } from '../net/index.js';
+import { formatEndpoint, type Packet } from '../net/index.js';
 import type { SocketOwner } from '../netfilter/index.js';
 import { listen, resolveClientIP, type ResolvedApp } from './app.js';
 import { type AppView, type JourneyInput, type JourneyOutcome, type JourneyStep, type PathHop, traceJourney } from './journey.js';
@@ -126,20 +127,15 @@ interface Acc {
   replay: { hop: ProxyHop; peer: string; local: string; proxyHeader?: ProxyHeaderSent | undefined }[];
 }
 
-function proxyHeaderBytes(version: 1 | 2, source: string, destination: string): ProxyHeaderSent {
-  const s = parseEndpoint(source);
-  const d = parseEndpoint(destination);
-  const bytes = encodeProxyHeader({ version, command: 'PROXY', source: { ip: s.ip, port: s.port ?? 0 }, destination: { ip: d.ip, port: d.port ?? 0 } });
-  return { version, source, destination, hex: bytes.toString('hex') };
-}
-
 /** The payload a hop sends on after its decision, on the connection from `peer` that arrived at `local`. */
 function sent(decision: Extract<ProxyDecision, { kind: 'forward' }>, received: ConnectionPayload): Omit<ConnectionPayload, 'peer' | 'local'> {
   const pp = decision.upstream.proxyHeader;
-  // A proxy that writes PROXY protocol stands for its own client: its downstream peer (or that peer's PROXY source), called on its local address.
+  // The hop's own bytes when its model wrote them; else the header a proxy writes for its client:
+  // its downstream peer (or that peer's PROXY source), called on its local address.
   const source = received.proxyHeader && decision.clientAddress === hostOf(received.proxyHeader.source) ? received.proxyHeader.source : received.peer;
+  const header = pp === undefined ? undefined : isProxyHeaderSent(pp) ? pp : proxyHeaderSent(pp.version, source, received.local);
   return {
-    ...(pp ? { proxyHeader: proxyHeaderBytes(pp.version, source, received.local) } : {}),
+    ...(header ? { proxyHeader: header } : {}),
     ...(decision.upstream.http ? { http: decision.upstream.http } : {}),
   };
 }
@@ -174,7 +170,7 @@ function leg(input: ConnectionInput, journey: JourneyInput, by: string, payload:
       peer: o.packet.src,
       local: o.packet.dst,
       ...payload,
-      ...(extra ? { proxyHeader: proxyHeaderBytes(extra.version, extra.source, extra.destination) } : {}),
+      ...(extra ? { proxyHeader: proxyHeaderSent(extra.version, extra.source, extra.destination) } : {}),
     };
     const listener = input.listenerAt(o);
     if (listener.kind === 'app') return [atApp(input, o, here, received, listener.app)];

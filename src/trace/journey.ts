@@ -10,6 +10,7 @@
 import type { Network, NetworkHost } from '../linux/network.js';
 import { formatEndpoint, formatIP, type IPAddress, type Packet, parseIP } from '../net/index.js';
 import { ConntrackTable, type Outcome, type PacketEntry, type RuleRef, type SocketOwner, type TraceRequest } from '../netfilter/index.js';
+import type { CloudL7Provider } from '../edge/http-proxy.js';
 import { type BackendChoice, chooseBackends, type LoadBalancerInput } from '../edge/loadbalancer.js';
 
 /** The kind of a step, in the words of GCP Connectivity Tests. */
@@ -125,6 +126,8 @@ export interface LoadBalancerTarget extends Omit<LoadBalancerInput, 'backends'> 
   sourceAddress?: string;
   /** What it is, for reports (`AWS classic ELB`, `UCloud ULB7`, …). */
   product: string;
+  /** `http` mode: whose headers it sets. */
+  l7Provider?: CloudL7Provider;
   /** Where each setting came from (Environment, annotation, default). */
   origin: string[];
 }

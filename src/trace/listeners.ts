@@ -7,7 +7,8 @@
  */
 import type { ClientIPStrategySpec } from '../cluster/index.js';
 import type { Pod } from '../cluster/objects.js';
-import { chooseBackends, cloudLoadBalancerDecision } from '../edge/loadbalancer.js';
+import { forwardThrough } from '../edge/http-proxy.js';
+import { chooseBackends, proxyModelOf } from '../edge/loadbalancer.js';
 import type { Service, ServicePort } from '../cluster/objects.js';
 import { type ConnectionPayload, hostOf, type ProxyDecision } from '../edge/request.js';
 import { formatIP, formatNetwork, type IPFamily, parseEndpoint, parseIP, type Packet } from '../net/index.js';
@@ -46,7 +47,7 @@ export function loadBalancerHop(world: World, lb: LoadBalancerTarget, protocol: 
   return {
     at: lb.service,
     name: lb.product,
-    decide: (payload) => cloudLoadBalancerDecision(lb, payload),
+    decide: (payload) => forwardThrough(proxyModelOf({ ...lb, sourceAddress: lb.sourceAddress ?? '' }), payload),
     upstreams: () => {
       if (!lb.sourceAddress) return { refuse: 'no address to connect to the backends from (set loadBalancer.sourceAddress in the Environment)' };
       const from = world.addEdgeHost(`${lb.service.replaceAll('/', '-')}`, lb.sourceAddress);

@@ -153,6 +153,7 @@ function loadBalancerOf(world: World, svc: Service, port: ServicePort, vip: stri
     ...(resolved.proxyProtocol ? { proxyProtocol: resolved.proxyProtocol } : {}),
     ...(sourceAddress ? { sourceAddress } : {}),
     product: resolved.product,
+    ...(resolved.l7Provider ? { l7Provider: resolved.l7Provider } : {}),
     origin: resolved.origin,
   };
 }

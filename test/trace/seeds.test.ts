@@ -27,8 +27,8 @@ interface Expectation {
       clientIPs?: string[];
       /** Whether a client could have forged it (every delivered branch alike). */
       forgeable?: boolean;
-      /** Header fields the application receives (every delivered branch), name → value. */
-      headers?: Record<string, string>;
+      /** Header fields the application receives (every delivered branch), name → value; null: absent. */
+      headers?: Record<string, string | null>;
       /** The PROXY header's source the application gets (`null`: none). */
       proxySource?: string | null;
       /** A finding's fix that must be offered. */
@@ -81,7 +81,7 @@ for (const file of readdirSync(EXPECTED).filter((f) => f.endsWith('.json')).sort
       if (t.expect.clientIPs) assert.deepEqual(sorted(delivered.map((o) => String(o.app.client_ip))), sorted(t.expect.clientIPs), `client IPs: ${what}`);
       if (t.expect.forgeable !== undefined) for (const o of delivered) assert.equal(o.app.forgeable, t.expect.forgeable, `forgeable: ${what}`);
       for (const [name, value] of Object.entries(t.expect.headers ?? {})) {
-        for (const o of delivered) assert.deepEqual((o.app.headers ?? []).filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v), [value], `${name}: ${what}`);
+        for (const o of delivered) assert.deepEqual((o.app.headers ?? []).filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v), value === null ? [] : [value], `${name}: ${what}`);
       }
       if (t.expect.proxySource !== undefined) for (const o of delivered) assert.equal(o.app.proxy_header?.source ?? null, t.expect.proxySource, `PROXY source: ${what}`);
       if (t.expect.fix) assert.ok(out.findings.some((f) => f.fix === t.expect.fix), `fix ${t.expect.fix} offered: ${what}; got ${JSON.stringify(out.findings.map((f) => f.fix))}`);
