@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { compareIP, tryParseIP } from '../net/index.js';
+import { compareIP, formatIP, type IPAddress, tryParseIP } from '../net/index.js';
 import type { ClusterNode } from './model.js';
 import { type Endpoint, type EndpointPort, type EndpointSlice, type Pod, SERVICE_NAME_LABEL, type Service, type ServicePort, ZONE_LABEL } from './objects.js';
 import { type Assumptions, objectName } from './assumptions.js';
@@ -191,4 +191,44 @@ export function checkEndpointSlice({ object: slice, report }: Item<EndpointSlice
   slice.endpoints.forEach((ep, i) => {
     if (ep.nodeName && !nodeExists(ep.nodeName)) report.warn(`endpoints[${i}].nodeName`, `no node ${JSON.stringify(ep.nodeName)}: kube-proxy on no node counts this endpoint as local`);
   });
+}
+
+/** A ready endpoint of one ServicePort, as a proxy that balances over the endpoints itself reads it. */
+export interface ReadyEndpoint {
+  ip: IPAddress;
+  /** Canonical text of `ip`. */
+  address: string;
+  port: number;
+  /** `ns/name` of the Pod behind it, when the slice says. */
+  pod: string | undefined;
+  nodeName: string | undefined;
+}
+
+/**
+ * The ready endpoints of a ServicePort in its EndpointSlices (ready unset counts as ready), each
+ * address:port once, in the slices' order. `protocol` is the slice port's (default: the
+ * ServicePort's); `family` keeps one address type.
+ */
+export function readyEndpointsOf(slices: readonly EndpointSlice[], sp: ServicePort, options: { protocol?: string; family?: 4 | 6 } = {}): ReadyEndpoint[] {
+  const protocol = options.protocol ?? sp.protocol ?? 'TCP';
+  const seen = new Set<string>();
+  const out: ReadyEndpoint[] = [];
+  for (const slice of slices) {
+    if (slice.addressType === 'FQDN' || (options.family !== undefined && slice.addressType !== (options.family === 4 ? 'IPv4' : 'IPv6'))) continue;
+    const port = (slice.ports ?? []).find((p) => (p.name ?? '') === (sp.name ?? '') && (p.protocol ?? 'TCP') === protocol)?.port;
+    if (port === undefined) continue;
+    for (const ep of slice.endpoints ?? []) {
+      if (ep.conditions?.ready === false) continue;
+      for (const a of ep.addresses ?? []) {
+        const ip = tryParseIP(a);
+        if (!ip) continue;
+        const address = formatIP(ip);
+        if (seen.has(`${address} ${port}`)) continue;
+        seen.add(`${address} ${port}`);
+        const pod = ep.targetRef?.kind === 'Pod' && ep.targetRef.name ? `${ep.targetRef.namespace ?? slice.metadata.namespace}/${ep.targetRef.name}` : undefined;
+        out.push({ ip, address, port, pod, nodeName: ep.nodeName });
+      }
+    }
+  }
+  return out;
 }

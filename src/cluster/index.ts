@@ -17,7 +17,7 @@ export type { ClusterSource } from './documents.js';
 export { ClusterLoadError, formatIssue, isClusterLoadError } from './issues.js';
 export { ENVIRONMENT_API_VERSION, type Environment, type EnvironmentNode } from './environment.js';
 export { KUBE_PROXY_API_VERSION, KUBE_PROXY_CONFIGMAP } from './kube-proxy-config.js';
-export { MANAGED_BY_LABEL, MAX_ENDPOINTS_PER_SLICE, findPort, isPodReady } from './endpointslices.js';
+export { MANAGED_BY_LABEL, MAX_ENDPOINTS_PER_SLICE, findPort, isPodReady, type ReadyEndpoint, readyEndpointsOf } from './endpointslices.js';
 export { externallyAccessible, needsHealthCheck } from './services.js';
 export { matchesMap, matchesSelector } from './selectors.js';
 export { parsePatch, PatchError, type ObjectPatch } from './patches.js';

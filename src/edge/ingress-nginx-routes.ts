@@ -26,7 +26,7 @@
  * @module
  */
 import type { Cluster, EndpointSlice, Ingress, IngressBackend, IngressClass, PathType, Service, ServicePort } from '../cluster/index.js';
-import { INGRESS_CLASS_ANNOTATION, SERVICE_NAME_LABEL } from '../cluster/index.js';
+import { INGRESS_CLASS_ANNOTATION, readyEndpointsOf, SERVICE_NAME_LABEL } from '../cluster/index.js';
 import { formatEndpoint, hostNetwork, type IPNetwork, networkContains, parseNetwork, tryParseIP } from '../net/index.js';
 import { INGRESS_NGINX_DEFAULTS, type IngressNginxConfig } from './ingress-nginx-config.js';
 import type { IngressNginxController } from './ingress-nginx-install.js';
@@ -468,28 +468,10 @@ function rewriteUri(location: IngressNginxLocation, uri: string, args: string): 
   return args ? `${replaced}${replaced.includes('?') ? '&' : '?'}${args}` : replaced;
 }
 
-/** The ready endpoints of a Service port (ingress-nginx reads EndpointSlices; ready unset counts as ready). */
+/** The ready endpoints of a Service port (ingress-nginx reads EndpointSlices; ready unset counts as ready; TCP only). */
 function endpointsOf(table: IngressNginxTable, svc: Service, sp: ServicePort): IngressUpstream[] {
-  const key = `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name}`;
-  const seen = new Set<string>();
-  const found: Omit<IngressUpstream, 'share'>[] = [];
-  for (const slice of table.slices.get(key) ?? []) {
-    if (slice.addressType === 'FQDN') continue;
-    const port = (slice.ports ?? []).find((p) => (p.name ?? '') === (sp.name ?? '') && (p.protocol ?? 'TCP') === 'TCP');
-    if (port?.port === undefined) continue;
-    for (const ep of slice.endpoints) {
-      if (ep.conditions?.ready === false) continue;
-      for (const a of ep.addresses) {
-        const ip = tryParseIP(a);
-        if (!ip) continue;
-        const address = formatEndpoint(ip, port.port);
-        if (seen.has(address)) continue;
-        seen.add(address);
-        found.push({ address, pod: ep.targetRef?.kind === 'Pod' && ep.targetRef.name ? `${ep.targetRef.namespace ?? slice.metadata.namespace}/${ep.targetRef.name}` : undefined, node: ep.nodeName });
-      }
-    }
-  }
-  return found.map((f) => ({ ...f, share: 1 / found.length }));
+  const found = readyEndpointsOf(table.slices.get(`${svc.metadata.namespace ?? 'default'}/${svc.metadata.name}`) ?? [], sp, { protocol: 'TCP' });
+  return found.map((e) => ({ address: formatEndpoint(e.ip, e.port), pod: e.pod, node: e.nodeName, share: 1 / found.length }));
 }
 
 type BackendResult = { service: Service; servicePort: ServicePort; upstreams: IngressUpstream[]; notes: string[] } | { status: number; reason: string };

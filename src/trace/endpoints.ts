@@ -1,12 +1,13 @@
 /**
- * A Service port's ready endpoints, as a proxy that balances over them itself sees them
- * (ingress-nginx, Envoy, a load balancer with pod targets): address, target port and the host
- * that has the address.
+ * A Service port's ready endpoints as the trace meets them (a load balancer with pod targets,
+ * Envoy balancing itself): cluster/'s reading of the EndpointSlices, with the host that has each
+ * address.
  *
  * @module
  */
+import { readyEndpointsOf } from '../cluster/index.js';
 import type { Service, ServicePort } from '../cluster/objects.js';
-import { formatIP, type IPFamily, tryParseIP } from '../net/index.js';
+import type { IPFamily } from '../net/index.js';
 import type { World } from './world.js';
 
 export interface ReadyEndpoint {
@@ -19,25 +20,5 @@ export interface ReadyEndpoint {
 /** Ready endpoints of one ServicePort in one family, in the slices' order. */
 export function readyEndpoints(world: World, svc: Service, port: ServicePort, family: IPFamily): ReadyEndpoint[] {
   const slices = world.slicesOf(svc.metadata.namespace ?? 'default', svc.metadata.name);
-  const type = family === 4 ? 'IPv4' : 'IPv6';
-  const out: ReadyEndpoint[] = [];
-  const seen = new Set<string>();
-  for (const slice of slices) {
-    if (slice.addressType !== type) continue;
-    const p = (slice.ports ?? []).find((x) => (x.name ?? '') === (port.name ?? '') && (x.protocol ?? 'TCP') === (port.protocol ?? 'TCP'));
-    if (!p?.port) continue;
-    for (const ep of slice.endpoints ?? []) {
-      if (ep.conditions?.ready === false) continue;
-      for (const a of ep.addresses ?? []) {
-        const ip = tryParseIP(a);
-        if (!ip) continue;
-        const address = formatIP(ip);
-        const key = `${address}:${p.port}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        out.push({ host: world.owner(address) ?? address, address, port: p.port });
-      }
-    }
-  }
-  return out;
+  return readyEndpointsOf(slices, port, { family }).map((e) => ({ host: world.owner(e.address) ?? e.address, address: e.address, port: e.port }));
 }
