@@ -10,12 +10,13 @@
  *
  * @module
  */
-import { type ChildProcessWithoutNullStreams, execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { mustRun, processAlive, run, type RunResult } from './exec.js';
 import { formatIP, tryParseIP } from '../../src/net/index.js';
 import {
   CLIENT_V4,
@@ -181,33 +182,6 @@ export interface KernelLab {
 // ---------------------------------------------------------------------------------------------
 // Small process helpers
 
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: readonly string[], input?: string, timeoutMs = 20000): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      cmd,
-      args as string[],
-      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code !== 0 && !stderr ? err.message : '') });
-      },
-    );
-    if (input !== undefined) child.stdin?.end(input);
-    else child.stdin?.end();
-  });
-}
-
-async function mustRun(cmd: string, args: readonly string[], input?: string): Promise<string> {
-  const r = await run(cmd, args, input);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
-  return r.stdout;
-}
 
 function nsExec(ns: string, script: string, input?: string): Promise<RunResult> {
   return run('ip', ['netns', 'exec', ns, 'sh', '-c', script], input);
@@ -281,20 +255,6 @@ function installHandlers(): void {
 
 const NS_PATTERN = /^kp-([a-z0-9]{1,8})-(\d+)-(\d+)-(cli|node|srv)$/;
 
-/** Whether a process exists and is not a zombie (a killed lab process may linger unreaped). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Delete lab namespaces (and temp dirs) left behind by lab processes that no longer exist (never others). */
 function removeStaleNamespaces(): void {

@@ -15,12 +15,13 @@
  *
  * @module
  */
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { endianness, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { mustRun, processAlive, run } from './exec.js';
 import { type ConntrackTable, parseConntrackList } from '../../src/netfilter/index.js';
 import type { IstioRules } from '../../src/sidecar/index.js';
 import { kernelLabAvailable } from './lab.js';
@@ -55,29 +56,6 @@ export interface ConnectResult {
   readonly error?: string;
 }
 
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: readonly string[], input?: string, timeoutMs = 15000): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args as string[], { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-    child.stdin?.on('error', () => undefined); // a command that reads no input may exit first (EPIPE)
-    if (input !== undefined) child.stdin?.end(input);
-    else child.stdin?.end();
-  });
-}
-
-async function mustRun(cmd: string, args: readonly string[], input?: string): Promise<string> {
-  const r = await run(cmd, args, input);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
-  return r.stdout;
-}
 
 /** Whether the lab can run: the kernel lab's conditions (root, tools, namespaces) and setpriv. */
 export function sidecarLabAvailable(): { ok: true } | { ok: false; reason: string } {
@@ -108,19 +86,6 @@ const live = new Set<SidecarLab>();
 let counter = 0;
 let handlers = false;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Namespaces of sidecar labs whose process is gone (never another's). */
 function removeStale(): void {
@@ -128,7 +93,7 @@ function removeStale(): void {
   for (const line of (r.stdout ?? '').split('\n')) {
     const name = line.trim().split(/\s+/)[0] ?? '';
     const m = NS_PATTERN.exec(name);
-    if (m && !alive(Number(m[1]))) spawnSync('ip', ['netns', 'del', name], { timeout: 5000 });
+    if (m && !processAlive(Number(m[1]))) spawnSync('ip', ['netns', 'del', name], { timeout: 5000 });
   }
 }
 
