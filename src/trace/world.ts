@@ -31,7 +31,7 @@ import {
   tryParseIP,
 } from '../net/index.js';
 import { buildHost, type Host, parseRoute, parseRuleset, type Ruleset } from '../netfilter/index.js';
-import { compileIstioRules, istioCaptureOf, type IstioSidecar } from '../sidecar/index.js';
+import { compileIstioRules, istioCaptureOf, type IstioRules, type IstioSidecar } from '../sidecar/index.js';
 
 /** The built network and what it was built from. */
 export interface World {
@@ -172,6 +172,21 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
   // Pods behind their node's bridge; hostNetwork pods are their node.
   const podHostIds = new Map<string, string>();
   const sidecars = new Map<string, IstioSidecar>();
+  const namespaces = new Map(cluster.namespaces.map((n) => [n.metadata.name, n]));
+  // Pods with the same capture settings share one compiled rule set, parsed when first used.
+  const istioCache = new Map<string, { compiled: IstioRules[]; rulesets: (f: IPFamily) => Ruleset }>();
+  const istioRules = (sidecar: IstioSidecar) => {
+    const key = JSON.stringify(sidecar.capture);
+    let hit = istioCache.get(key);
+    if (!hit) {
+      const compiled = ([4, 6] as IPFamily[]).map((f) => compileIstioRules(sidecar.capture!, familyName(f)));
+      const name = `istio-${sidecar.capture!.mode.toLowerCase()}${istioCache.size ? `-${istioCache.size + 1}` : ''}`;
+      const parsed: Partial<Record<IPFamily, Ruleset>> = {};
+      const rulesets = (f: IPFamily) => (parsed[f] ??= parseRuleset(compiled[f === 4 ? 0 : 1]!.text, { file: `${name}.rules${f === 6 ? '6' : ''}`, family: f }));
+      istioCache.set(key, (hit = { compiled, rulesets }));
+    }
+    return hit;
+  };
   const bridges = new Map<string, Attachment[]>();
   for (const pod of cluster.pods) {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
@@ -195,21 +210,19 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
       if (gw) routes.push(`default via ${formatIP(gw)} dev eth0`);
       owners.set(ip, id);
     }
-    const ns = cluster.namespaces.find((n) => n.metadata.name === pod.metadata.namespace);
-    const decision = istioCaptureOf(pod, ns);
+    const decision = istioCaptureOf(pod, namespaces.get(pod.metadata.namespace ?? 'default'));
     const sidecar = decision.sidecar && decision.capture ? decision : undefined;
     if (sidecar) {
       // istio-iptables' rules in the pod's namespace, and for TPROXY its policy route back to the local stack.
       sidecars.set(id, sidecar);
-      const compiled = ([4, 6] as IPFamily[]).map((f) => compileIstioRules(sidecar.capture!, familyName(f)));
-      const rulesets = compiled.map((c, i) => parseRuleset(c.text, { file: `${id}.istio${i === 1 ? '6' : ''}.rules`, family: i === 0 ? 4 : 6 }));
+      const { compiled, rulesets } = istioRules(sidecar);
       const v4 = compiled[0]!;
       const lo = compiled.flatMap((c) => c.addresses.map((a) => a.split(' ')[0]!));
       network.addHost({
         id,
         kind: 'pod',
         host: buildHost({ interfaces: [{ name: 'eth0', addresses }, ...(lo.length ? [{ name: 'lo', addresses: ['127.0.0.1/8', '::1/128', ...lo] }] : [])], routes: [...routes, ...v4.routes, ...(ips.some((ip) => parseIP(ip).family === 6) ? compiled[1]!.routes : [])], policyRules: [...new Set(compiled.flatMap((c) => c.policyRules))], ipForward: false }),
-        rules: (f) => rulesets[f === 4 ? 0 : 1]!,
+        rules: (f) => rulesets(f),
         ...listening(pod, sidecarPorts(sidecar)),
       });
     } else {
