@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadCluster } from '../src/cluster/index.js';
-import { traceJourney } from '../src/trace/journey.js';
+import { traceFromPlan } from '../src/trace/listeners.js';
 import { planJourney } from '../src/trace/plan.js';
 import { buildWorld } from '../src/trace/world.js';
 import { median, runAsChild, runInChildren } from './runner.js';
@@ -92,12 +92,13 @@ function runOnce(): RunResult {
     const i = 10 + 20 * ((k * 37) % Math.floor(SERVICES / 20));
     const s = performance.now();
     const plan = planJourney(world, { from: 'external:203.0.113.7', to: `lb/ns-${i % 100}/svc-${i}` });
-    const outcomes = traceJourney(plan.input);
+    const outcomes = traceFromPlan(world, plan, { http: { method: 'GET', host: plan.httpHost, path: '/', scheme: 'http', headers: [['Host', plan.httpHost]] } });
     times.push(performance.now() - s);
     if (outcomes.length === 0 || outcomes.some((o) => o.disposition !== "deliver" || o.app.client_address !== "203.0.113.7")) throw new Error(`svc-${i}: unexpected outcomes: ${JSON.stringify(outcomes.map((o) => [o.disposition, o.reason, o.app.client_address]))}`);
   }
   const c0 = performance.now();
-  const cluster0 = traceJourney(planJourney(world, { from: 'external:203.0.113.7', to: 'lb/ns-20/svc-20' }).input);
+  const plan0 = planJourney(world, { from: 'external:203.0.113.7', to: 'lb/ns-20/svc-20' });
+  const cluster0 = traceFromPlan(world, plan0, { http: { method: 'GET', host: plan0.httpHost, path: '/', scheme: 'http', headers: [['Host', plan0.httpHost]] } });
   const c1 = performance.now();
   const sorted = [...times].sort((a, b) => a - b);
   return {

@@ -107,6 +107,8 @@ export interface HopAdvice {
 }
 
 const MAX_LEGS = 8;
+/** The app's view where nothing reached an application. */
+const NO_APP: AppView = { client_address: null, peer: null };
 /**
  * The address a forging client writes into headers: a public one, since strategies that skip
  * private and documentation ranges would pass over a TEST-NET address (another when the real
@@ -164,7 +166,7 @@ function leg(input: ConnectionInput, journey: JourneyInput, by: string, payload:
     const ownSteps = depth > 0 && o.steps[0]?.state.startsWith('START_FROM_') ? o.steps.slice(1) : o.steps;
     const ownPath = depth > 0 && o.path[0] && o.path[0].nat.length === 0 ? o.path.slice(1) : o.path;
     const here: Acc = { ...acc, probability: acc.probability * o.probability, steps: [...acc.steps, ...ownSteps], path: [...acc.path, ...ownPath], legs: [...acc.legs, summary] };
-    if (o.disposition !== 'deliver' || !o.endpoint) return [finish(o, here, { client_address: null, peer: null })];
+    if (o.disposition !== 'deliver' || !o.endpoint) return [finish(o, here, NO_APP)];
     const extra = depth === 0 ? input.firstProxyHeader?.(o) : undefined;
     const received: ConnectionPayload = {
       peer: o.packet.src,
@@ -175,15 +177,15 @@ function leg(input: ConnectionInput, journey: JourneyInput, by: string, payload:
     const listener = input.listenerAt(o);
     if (listener.kind === 'app') return [atApp(input, o, here, received, listener.app)];
     if (listener.kind === 'undetermined') {
-      return [finish({ ...o, disposition: 'undetermined', reason: listener.reason }, { ...here, steps: [...here.steps, { state: 'UNDETERMINED', at: o.endpoint, detail: listener.reason }] }, { client_address: null, peer: null })];
+      return [finish({ ...o, disposition: 'undetermined', reason: listener.reason }, { ...here, steps: [...here.steps, { state: 'UNDETERMINED', at: o.endpoint, detail: listener.reason }] }, NO_APP)];
     }
-    if (depth >= MAX_LEGS) return [finish({ ...o, disposition: 'undetermined', reason: `more than ${MAX_LEGS} proxies: a proxy loop` }, here, { client_address: null, peer: null })];
+    if (depth >= MAX_LEGS) return [finish({ ...o, disposition: 'undetermined', reason: `more than ${MAX_LEGS} proxies: a proxy loop` }, here, NO_APP)];
     const hop = listener.hop;
     const d = hop.decide(received);
     const hopSteps = steps(hop.at, d, received, hop.name);
     if (d.kind === 'refuse') {
       const reason = `${hop.name} ${d.status ? `answers ${d.status}` : 'closes the connection'}: ${d.reason}`;
-      return [finish({ ...o, disposition: 'reject', reason, endpoint: hop.at }, { ...here, steps: [...here.steps, ...hopSteps, { state: 'REJECT', at: hop.at, detail: reason }] }, { client_address: null, peer: null })];
+      return [finish({ ...o, disposition: 'reject', reason, endpoint: hop.at }, { ...here, steps: [...here.steps, ...hopSteps, { state: 'REJECT', at: hop.at, detail: reason }] }, NO_APP)];
     }
     const ups = hop.upstreams(d, received);
     const next: Acc = {
@@ -194,7 +196,7 @@ function leg(input: ConnectionInput, journey: JourneyInput, by: string, payload:
     };
     if ('refuse' in ups) {
       const reason = `${hop.name}: ${ups.refuse}`;
-      return [finish({ ...o, disposition: 'drop', reason, endpoint: hop.at }, { ...next, steps: [...next.steps, { state: 'DROP', at: hop.at, detail: reason }] }, { client_address: null, peer: null })];
+      return [finish({ ...o, disposition: 'drop', reason, endpoint: hop.at }, { ...next, steps: [...next.steps, { state: 'DROP', at: hop.at, detail: reason }] }, NO_APP)];
     }
     const onward = sent(d, received);
     return ups.legs.flatMap((u) => {
@@ -203,11 +205,16 @@ function leg(input: ConnectionInput, journey: JourneyInput, by: string, payload:
         at: hop.at,
         detail: `${hop.name} opens a new connection ${formatEndpoint(u.packet.source, u.packet.sourcePort)} -> ${formatEndpoint(u.packet.destination, u.packet.destinationPort)}${onward.proxyHeader ? `, starting with a PROXY v${onward.proxyHeader.version} header (${onward.proxyHeader.source} -> ${onward.proxyHeader.destination})` : ''}`,
       };
-      const { socket: _s, mark: _m, ...rest } = journey;
-      void _s;
-      void _m;
-      const next1: JourneyInput = { ...rest, from: u.from, packet: u.packet, ...(u.socket ? { socket: u.socket } : {}), ...(u.mark ? { mark: u.mark } : {}) };
-      return leg(input, next1, hop.name, onward, { ...next, probability: next.probability * u.probability, steps: [...next.steps, ...ups.steps, u.route, open] }, depth + 1);
+      const opened: JourneyInput = {
+        network: journey.network,
+        loadBalancers: journey.loadBalancers,
+        ...(journey.roundTrip !== undefined ? { roundTrip: journey.roundTrip } : {}),
+        from: u.from,
+        packet: u.packet,
+        ...(u.socket ? { socket: u.socket } : {}),
+        ...(u.mark ? { mark: u.mark } : {}),
+      };
+      return leg(input, opened, hop.name, onward, { ...next, probability: next.probability * u.probability, steps: [...next.steps, ...ups.steps, u.route, open] }, depth + 1);
     });
   });
 }
@@ -228,7 +235,7 @@ function atApp(input: ConnectionInput, o: JourneyOutcome, acc: Acc, received: Co
   const at = o.endpoint!;
   const verdict = listen(app, received);
   if (!verdict.ok) {
-    return finish({ ...o, disposition: 'reject', reason: verdict.reason }, { ...acc, steps: [...acc.steps, { state: 'REJECT', at, detail: verdict.reason }] }, { client_address: null, peer: null });
+    return finish({ ...o, disposition: 'reject', reason: verdict.reason }, { ...acc, steps: [...acc.steps, { state: 'REJECT', at, detail: verdict.reason }] }, NO_APP);
   }
   const resolved = resolveClientIP(app, received, verdict);
   const view: AppView = {

@@ -77,12 +77,6 @@ export interface ListenerOptions {
   loadBalancerAt: (outcome: JourneyOutcome) => LoadBalancerTarget | undefined;
 }
 
-/** The pod object of a host id `pod/NS/NAME`. */
-export function podOf(world: World, host: string): Pod | undefined {
-  const m = /^pod\/([^/]+)\/(.+)$/.exec(host);
-  if (!m) return undefined;
-  return world.cluster.pods.find((p) => p.metadata.namespace === m[1] && p.metadata.name === m[2]);
-}
 
 /** Envoy passes a request on as it got it (a sidecar's connection manager has use_remote_address off: X-Forwarded-For untouched). */
 function passOn(payload: ConnectionPayload, why: string): ProxyDecision {
@@ -90,7 +84,7 @@ function passOn(payload: ConnectionPayload, why: string): ProxyDecision {
 }
 
 function podAddress(world: World, host: string, family: IPFamily): string | undefined {
-  const pod = podOf(world, host);
+  const pod = world.podAt(host);
   return (pod?.status?.podIPs ?? []).map((p) => p.ip).find((ip) => parseIP(ip).family === family);
 }
 
@@ -263,7 +257,7 @@ export function listenersOf(world: World, options: ListenerOptions): (o: Journey
       if (o.socket.port === c.inboundCapturePort) return { kind: 'proxy', hop: sidecarInboundHop(at, sidecar, o, options.protocol) };
       if (o.socket.port === c.proxyPort) return { kind: 'proxy', hop: sidecarOutboundHop(world, at, sidecar, o, options.protocol) };
     }
-    const pod = podOf(world, at);
+    const pod = world.podAt(at);
     if (pod && o.socket) {
       ingress ??= ingressNginxOf(world);
       const here = ingress.find((i) => i.install.pods.some((p) => p.metadata.namespace === pod.metadata.namespace && p.metadata.name === pod.metadata.name));

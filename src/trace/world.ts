@@ -52,6 +52,8 @@ export interface World {
   readonly spareNodeAddress: (family: IPFamily) => string | undefined;
   /** The EndpointSlices of a Service (`ns`, `name`). */
   readonly slicesOf: (namespace: string, name: string) => readonly EndpointSlice[];
+  /** The Pod object of a pod host (`pod/NS/NAME`). */
+  readonly podAt: (host: string) => Pod | undefined;
   /** The Istio sidecar of a pod (by host id), when it has one that captures traffic. */
   readonly sidecarOf: (host: string) => IstioSidecar | undefined;
   /** What was assumed to build the network. */
@@ -172,6 +174,7 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
   // Pods behind their node's bridge; hostNetwork pods are their node.
   const podHostIds = new Map<string, string>();
   const sidecars = new Map<string, IstioSidecar>();
+  const podsByHost = new Map<string, Pod>();
   const namespaces = new Map(cluster.namespaces.map((n) => [n.metadata.name, n]));
   // Pods with the same capture settings share one compiled rule set, parsed when first used.
   const istioCache = new Map<string, { compiled: IstioRules[]; rulesets: (f: IPFamily) => Ruleset }>();
@@ -229,6 +232,7 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
       network.addHost({ id, kind: 'pod', host: buildHost({ interfaces: [{ name: 'eth0', addresses }], routes, ipForward: false }), rules: (f) => EMPTY[f], ...listening(pod) });
     }
     podHostIds.set(key, id);
+    podsByHost.set(id, pod);
     bridges.set(node.name, [...(bridges.get(node.name) ?? []), { host: id, interface: 'eth0', addresses: ips.map((t) => formatIP(parseIP(t))) }]);
   }
   // Endpoints given without their Pod objects (EndpointSlices only): a pod at that address on the
@@ -330,6 +334,7 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     owner: (ip) => owners.get(ip),
     addClient,
     addEdgeHost,
+    podAt: (host) => podsByHost.get(host),
     sidecarOf: (host) => sidecars.get(host),
     spareNodeAddress: (f) => {
       const net = nodeNets.get(f);
