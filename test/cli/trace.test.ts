@@ -95,3 +95,27 @@ test('kubepath demo: one table of the seeds scenarios on the built-in cluster', 
   assert.equal(json.length, 8);
   for (const s of json) assert.ok(Math.abs(s.outcomes.reduce((a, o) => a + o.probability, 0) - 1) < 1e-9, s.scenario);
 });
+
+test('across proxies: human output shows the app view; bad request flags and a bad ingress-nginx ConfigMap are one-line errors', () => {
+  const ING = ['-f', 'examples/seeds/10-ingress-nginx-slb', '--from', 'browser', '--to', 'lb/ingress-nginx/ingress-nginx-controller'];
+  const ok = kubepath(['trace', ...ING, '--host', 'app.example.com']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /APPLY_HTTP_HEADERS  pod\/ingress-nginx\/\S+  X-Forwarded-For: \(absent\) → "114\.248\.238\.236"/);
+  assert.match(ok.stdout, /PROXY_CONNECTION  pod\/ingress-nginx\/\S+  ingress-nginx \S+ opens a new connection 10\.244\.1\.2:50200 -> 10\.244\.2\.2:8080/);
+  assert.match(ok.stdout, /client IP by RightmostTrustedRange\(x-forwarded-for\): 114\.248\.238\.236/);
+  const unknownHost = kubepath(['trace', ...ING, '--host', 'other.example.com', '--json']);
+  const refused = JSON.parse(unknownHost.stdout) as { outcomes: { disposition: string; reason: string }[] };
+  assert.deepEqual(refused.outcomes.map((o) => o.disposition), ['reject']);
+  assert.match(refused.outcomes[0]!.reason, /answers 404/);
+  for (const [args, message] of [
+    [['-H', 'no colon here'], /--header "no colon here": expected NAME: VALUE/],
+    [['--path', 'cart'], /--path cart: must start with \//],
+    [['--set', 'cm/ingress-nginx/ingress-nginx-controller.data.use-forwarded-headers=maybe'], /use-forwarded-headers/],
+  ] as const) {
+    const r = kubepath(['trace', ...ING, ...args]);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.trim().split('\n').length <= 2, true, r.stderr);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+});
