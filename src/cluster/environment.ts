@@ -93,7 +93,7 @@ function workloadRef(f: Fields, key: string): string {
 }
 
 function decodeReverseProxy(f: Fields): ReverseProxy {
-  f.only(['name', 'workload', 'port', 'type', 'mode', 'acceptProxyProtocol', 'useRemoteAddress', 'xffNumTrustedHops', 'forwardFor', 'sendProxyProtocol', 'upstream']);
+  f.only(['name', 'workload', 'port', 'type', 'mode', 'acceptProxyProtocol', 'useRemoteAddress', 'xffNumTrustedHops', 'forwardFor', 'sendProxyProtocol', 'upstream', 'upstreamEndpoints']);
   const type = f.oneOf('type', ['envoy', 'haproxy'] as const, { required: true }) ?? 'envoy';
   const p: ReverseProxy = compact({
     name: f.string('name', { required: true }) ?? '',
@@ -107,8 +107,10 @@ function decodeReverseProxy(f: Fields): ReverseProxy {
     forwardFor: f.boolean('forwardFor'),
     sendProxyProtocol: proxyVersion(f, 'sendProxyProtocol'),
     upstream: f.string('upstream', { required: true }) ?? '',
+    upstreamEndpoints: f.boolean('upstreamEndpoints'),
   });
   if (type === 'haproxy' && (p.useRemoteAddress !== undefined || p.xffNumTrustedHops !== undefined)) f.report.error('type', invalid(type, 'useRemoteAddress and xffNumTrustedHops are Envoy settings'));
+  if (p.mode === 'tcp' && p.forwardFor) f.report.error('forwardFor', invalid(true, 'option forwardfor needs mode http (HAProxy ignores it in mode tcp)'));
   if (type === 'envoy' && p.forwardFor !== undefined) f.report.error('forwardFor', invalid(p.forwardFor, "an HAProxy setting (option forwardfor); Envoy appends with useRemoteAddress"));
   if (p.upstream && !/^svc\/[^/]+\/[^/:]+(:[^:]+)?$/.test(p.upstream) && !/^(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:.]+\]):\d+$/.test(p.upstream)) {
     f.report.error('upstream', invalid(p.upstream, 'must be svc/NS/NAME[:PORT] or IP:PORT'));

@@ -23,3 +23,4 @@ export { matchesMap, matchesSelector } from './selectors.js';
 export { parsePatch, PatchError, type ObjectPatch } from './patches.js';
 export { NETWORKING_API_VERSION, PATH_TYPES, ingressHostProblems } from './decode-networking.js';
 export { defaultIngressClass } from './ingresses.js';
+export { proxyUpstreamOf, type ProxyUpstream } from './reverse-proxies.js';

@@ -26,6 +26,7 @@ import { buildNodes, type Item } from './nodes.js';
 import { completePods } from './pods.js';
 import { assignNodePorts, checkService, defaultService } from './services.js';
 import { workloadPods } from './workloads.js';
+import { checkProxyUpstreams } from './reverse-proxies.js';
 
 export interface LoadClusterOptions {
   /** Make the pods of Deployments, ReplicaSets, StatefulSets and DaemonSets none of whose pods are given (default true). */
@@ -202,6 +203,7 @@ export function loadCluster(sources: readonly ClusterSource[], options: LoadClus
   admitIngresses(ingresses, ingressClasses.map((c) => c.object), assumptions);
   checkIngressReferences(ingresses, services.map((s) => s.object), ingressClasses.map((c) => c.object));
   const namespaces = namespacesOf(catalog, assumptions);
+  if (env && settings.proxies) checkProxyUpstreams(settings.proxies, valid.map((s) => s.object), env.report);
 
   if (issues.errors.length > 0) {
     const order = new Map(sources.map((s, i) => [s.file, i]));

@@ -143,6 +143,11 @@ export interface ReverseProxy {
   sendProxyProtocol?: 1 | 2;
   /** Where it sends: `svc/NS/NAME[:PORT]` or `IP:PORT`. */
   upstream: string;
+  /**
+   * It picks the Service's ready endpoints itself (Envoy with EDS, as Istio's gateways do) instead of
+   * connecting to the ClusterIP (a DNS name that kube-proxy balances). Default false.
+   */
+  upstreamEndpoints?: boolean;
 }
 
 /** How a client IP strategy is configured (kubepath/clientip's strategies). */

@@ -71,27 +71,54 @@ function splitPath(text: string): string[] {
 
 /** Parse `KIND/[NS/]NAME.FIELD.PATH=VALUE`; a key with dots goes in brackets: `metadata.annotations[sidecar.istio.io/inject]`. */
 export function parsePatch(text: string): ObjectPatch {
+  // `env.FIELD.PATH=VALUE`: the (one) Environment; list items by name (`proxies[edge]`).
+  const env = /^env\.([^=]+)=(.*)$/s.exec(text);
+  if (env) return { text, kind: 'Environment', namespace: undefined, name: '', path: checkedPath(text, env[1]!), value: valueOf(env[2]!) };
   const m = /^([a-z]+)\/(?:([^/.=]+)\/)?([^/.=]+)\.([^=]+)=(.*)$/s.exec(text);
   if (!m) throw new PatchError(`--set ${text}: expected KIND/NS/NAME.FIELD.PATH=VALUE, e.g. svc/shop/web.spec.externalTrafficPolicy=Local`);
   const kind = KINDS[m[1]!];
   if (!kind) throw new PatchError(`--set ${text}: unknown kind "${m[1]}"; one of ${Object.keys(KINDS).join(', ')}`);
-  const path = splitPath(m[4]!);
-  if (path.some((p) => p === '')) throw new PatchError(`--set ${text}: empty field name in "${m[4]}"`);
-  let value: unknown;
-  try {
-    value = m[5] === '' ? '' : parse(m[5]!);
-  } catch {
-    value = m[5];
-  }
+  const path = checkedPath(text, m[4]!);
+  let value = valueOf(m[5]!);
   // ConfigMap data, annotations and labels are strings: `use-forwarded-headers=true` means "true".
   const stringMap = (kind === 'ConfigMap' && path[0] === 'data' && path.length === 2) || ['annotations', 'labels'].includes(path[path.length - 2] ?? '');
   if (stringMap && (typeof value === 'boolean' || typeof value === 'number')) value = m[5]!;
   return { text, kind, namespace: kind === 'Node' || kind === 'IngressClass' ? undefined : (m[2] ?? 'default'), name: m[3]!, path, value };
 }
 
+function checkedPath(text: string, fields: string): string[] {
+  const path = splitPath(fields);
+  if (path.some((p) => p === '')) throw new PatchError(`--set ${text}: empty field name in "${fields}"`);
+  return path;
+}
+
+/** The value read as YAML (`3`, `true`, `[a, b]`), else the text as it is. */
+function valueOf(text: string): unknown {
+  try {
+    return text === '' ? '' : parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The keys that name an item of an Environment list (`proxies[edge]`, `loadBalancers[shop/web]`, `apps[Deployment/shop/web]`). */
+const ITEM_KEYS = ['name', 'service', 'workload'] as const;
+
+function itemOf(list: unknown[], key: string, p: ObjectPatch): Record<string, unknown> {
+  const byIndex = /^\d+$/.test(key) ? list[Number(key)] : undefined;
+  const found = byIndex ?? list.find((x) => x !== null && typeof x === 'object' && ITEM_KEYS.some((k) => (x as Record<string, unknown>)[k] === key));
+  if (found === null || typeof found !== 'object' || Array.isArray(found)) {
+    const names = list.map((x) => (x !== null && typeof x === 'object' ? ITEM_KEYS.map((k) => (x as Record<string, unknown>)[k]).find((v) => typeof v === 'string') : undefined)).filter((v) => v !== undefined);
+    throw new PatchError(`--set ${p.text}: no item "${key}" in the list; items: ${names.join(', ') || '(none)'}`);
+  }
+  return found as Record<string, unknown>;
+}
+
 function matches(raw: RawObject, p: ObjectPatch): boolean {
   const v = raw.value as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
-  if (!v || typeof v !== 'object' || v.kind !== p.kind || v.metadata?.name !== p.name) return false;
+  if (!v || typeof v !== 'object' || v.kind !== p.kind) return false;
+  if (p.kind === 'Environment' && p.name === '') return true;
+  if (v.metadata?.name !== p.name) return false;
   return p.namespace === undefined || (v.metadata?.namespace ?? 'default') === p.namespace;
 }
 
@@ -104,15 +131,22 @@ export function applyPatches(objects: RawObject[], patches: readonly ObjectPatch
         .map((o) => o.value as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } })
         .filter((v) => v?.kind === p.kind)
         .map((v) => `${v.metadata?.namespace ? `${String(v.metadata.namespace)}/` : ''}${String(v.metadata?.name)}`);
+      if (p.kind === 'Environment') throw new PatchError(`--set ${p.text}: no Environment in the manifests`);
       throw new PatchError(`--set ${p.text}: no ${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} in the manifests; ${p.kind}s: ${names.join(', ') || '(none)'}`);
     }
-    let node = target.value as Record<string, unknown>;
+    let node: unknown = target.value;
     for (const key of p.path.slice(0, -1)) {
-      const next = node[key];
-      if (next === undefined || next === null) node = node[key] = {};
-      else if (typeof next === 'object' && !Array.isArray(next)) node = next as Record<string, unknown>;
+      if (Array.isArray(node)) {
+        node = itemOf(node, key, p);
+        continue;
+      }
+      const obj = node as Record<string, unknown>;
+      const next = obj[key];
+      if (next === undefined || next === null) node = obj[key] = {};
+      else if (typeof next === 'object') node = next;
       else throw new PatchError(`--set ${p.text}: ${key} is not an object`);
     }
-    node[p.path[p.path.length - 1]!] = p.value;
+    if (Array.isArray(node)) throw new PatchError(`--set ${p.text}: ${p.path[p.path.length - 2]} is a list: name an item and its field, e.g. proxies[NAME].port`);
+    (node as Record<string, unknown>)[p.path[p.path.length - 1]!] = p.value;
   }
 }

@@ -24,6 +24,8 @@ import { type ConnectionPayload, type HeaderChange, type HeaderField, headerValu
 /** Envoy: a listener (optionally with the proxy_protocol listener filter) and its HTTP connection manager. */
 export interface EnvoyProxy {
   readonly kind: 'envoy';
+  /** `http` (default): the HTTP connection manager; `tcp`: tcp_proxy passes the bytes as they are. */
+  readonly mode?: 'http' | 'tcp';
   /** Default false. */
   readonly useRemoteAddress?: boolean;
   /** Default 0. */
@@ -141,6 +143,9 @@ function envoy(proxy: EnvoyProxy, payload: ConnectionPayload): ProxyDecision {
   }
   const down = downstreamOf(payload, pp);
   const http = payload.http;
+  if (proxy.mode === 'tcp') {
+    return { kind: 'forward', clientAddress: down.address, clientAddressWhy: `tcp_proxy: the downstream address ${down.address}; the bytes pass as they are`, upstream: { ...upstreamProxy(proxy.upstreamProxyProtocol, down, notes), ...(http ? { http } : {}) }, changes: [], notes };
+  }
   if (!http) return { kind: 'forward', clientAddress: down.address, clientAddressWhy: 'not HTTP: the connection manager does not apply (tcp_proxy passes the bytes)', upstream: upstreamProxy(proxy.upstreamProxyProtocol, down, notes), changes: [], notes };
 
   const changes: HeaderChange[] = [];

@@ -80,7 +80,7 @@ export function renderJourney(r: JourneyReport, style: Style, verbose = false): 
     for (const f of r.findings) {
       out.push(`  ${f.severity === 'warning' ? style.yellow('!') : style.cyan('i')} ${f.title}`);
       out.push(`    ${f.detail}`);
-      if (f.fix) out.push(`    fix: ${/^[a-z]+\/[^ ]*=/.test(f.fix) ? `--set '${f.fix}'` : f.fix}`);
+      if (f.fix) out.push(`    fix: ${/^([a-z]+\/|env\.)[^ ]*=/.test(f.fix) ? `--set '${f.fix}'` : f.fix}`);
       if (f.cost) out.push(`    cost: ${f.cost}`);
     }
   }

@@ -81,6 +81,13 @@ function isProxy(c: Container): boolean {
   return c.name === 'istio-proxy';
 }
 
+/** istio-proxy started as `pilot-agent proxy router`: a gateway (ingress or egress), not a sidecar. */
+function isRouter(c: Container): boolean {
+  const words = [...(c.command ?? []), ...(c.args ?? [])];
+  const i = words.indexOf('proxy');
+  return i >= 0 && words[i + 1] === 'router';
+}
+
 /** The istio-iptables words of a container (command then args), when it runs istio-iptables. */
 function iptablesWords(c: Container): string[] | undefined {
   const words = [...(c.command ?? []), ...(c.args ?? [])];
@@ -110,6 +117,8 @@ export function istioCaptureOf(pod: Pod, namespace: Namespace | undefined): Isti
       notes: parsed.notes,
     };
   }
+  const gateway = pod.spec.containers.find((c) => isProxy(c) && isRouter(c));
+  if (gateway && !init) return { sidecar: false, reason: `istio-proxy runs as a gateway (${[...(gateway.command ?? []), ...(gateway.args ?? [])].slice(0, 2).join(' ')}): it is the proxy the traffic is sent to, nothing is captured` };
   if (injected) {
     const built = injectorArgs(pod);
     const validation = (pod.spec.initContainers ?? []).some((c) => c.name === 'istio-validation');

@@ -79,8 +79,15 @@ function chainFindings(outcomes: readonly ConnectionOutcome[], client: string, o
       const svc = masqueradedService(o);
       if (hop?.received && hop.clientAddress === hop.peer && hop.advice?.ignored) {
         add(out, { severity: 'warning', title: `${hop.name} does not take ${client} for the client`, detail: hop.advice.ignored.detail, fix: hop.advice.ignored.fix });
-      } else if (hop && !hop.received && before?.advice?.lost) {
-        add(out, { severity: 'warning', title: `the client's address does not get past ${before.name} (${before.at})`, detail: before.advice.lost.detail, fix: before.advice.lost.fix });
+      } else if (hop && !hop.received && before) {
+        // A proxy in front opened the connection: what kube-proxy did to it after cannot bring the client back.
+        const lost = before.advice?.lost;
+        add(out, {
+          severity: 'warning',
+          title: `the client's address does not get past ${before.name} (${before.at})`,
+          detail: lost?.detail ?? `${before.name} opens its own connection and passes the client's address on neither in a PROXY header nor in a header field`,
+          ...(lost ? { fix: lost.fix } : {}),
+        });
       } else if (hop && !hop.received && svc) {
         const seen = [...new Set(outcomes.filter((x) => x.disposition === 'deliver').map((x) => x.hops[idx]?.clientAddress).filter((a): a is string => a !== undefined && a !== client))];
         add(out, {

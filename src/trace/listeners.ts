@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { ClientIPStrategySpec } from '../cluster/index.js';
+import { type ClientIPStrategySpec, proxyUpstreamOf, type ReverseProxy } from '../cluster/index.js';
 import type { Pod } from '../cluster/objects.js';
-import { forwardThrough } from '../edge/http-proxy.js';
+import { forwardThrough, type HttpProxy } from '../edge/http-proxy.js';
 import { chooseBackends, proxyModelOf } from '../edge/loadbalancer.js';
 import type { Service, ServicePort } from '../cluster/objects.js';
 import { type ConnectionPayload, hostOf, type ProxyDecision } from '../edge/request.js';
@@ -27,7 +27,7 @@ import { readyEndpoints } from './endpoints.js';
 import type { HttpRequestHead } from '../edge/request.js';
 import { formatEndpoint } from '../net/index.js';
 import { resolveApp, workloadRefs } from './app.js';
-import { type ConnectionOutcome, type Listener, type ProxyHop, traceConnection, type UpstreamLeg } from './connection.js';
+import { type ConnectionOutcome, type HopAdvice, type Listener, type ProxyHop, traceConnection, type UpstreamLeg } from './connection.js';
 import type { JourneyPlan } from './plan.js';
 import { healthCheckStep, type JourneyOutcome, type LoadBalancerTarget } from './journey.js';
 import type { World } from './world.js';
@@ -44,10 +44,22 @@ function tcpPacket(from: string, fromPort: number, to: string, toPort: number, p
 
 /** A proxying cloud load balancer: health checks, then a new connection to each healthy backend from its own address. */
 export function loadBalancerHop(world: World, lb: LoadBalancerTarget, protocol: number): ProxyHop {
+  const svcRef = lb.service.replace(/^lb\//, '');
+  const configured = world.cluster.loadBalancers?.some((l) => l.service === svcRef);
   return {
     at: lb.service,
     name: lb.product,
     decide: (payload) => forwardThrough(proxyModelOf({ ...lb, sourceAddress: lb.sourceAddress ?? '' }), payload),
+    ...(lb.mode === 'proxy' && !lb.proxyProtocol
+      ? {
+          advice: {
+            lost: {
+              detail: `${lb.product} proxies at L4: it connects to the backends from its own address ${lb.sourceAddress ?? ''} and, without PROXY protocol, nothing carries the client's address; enable PROXY protocol on the load balancer and on the listener behind it`,
+              fix: configured ? `env.loadBalancers[${svcRef}].proxyProtocol=v2` : `PROXY protocol on the load balancer (its annotation, e.g. service.beta.kubernetes.io/aws-load-balancer-proxy-protocol: "*", or an Environment loadBalancers entry with proxyProtocol: v2)`,
+            },
+          },
+        }
+      : {}),
     upstreams: () => {
       if (!lb.sourceAddress) return { refuse: 'no address to connect to the backends from (set loadBalancer.sourceAddress in the Environment)' };
       const from = world.addEdgeHost(`${lb.service.replaceAll('/', '-')}`, lb.sourceAddress);
@@ -101,11 +113,32 @@ function serviceAt(world: World, endpoint: string): { svc: Service; port: Servic
 }
 
 /**
+ * How Istio picks the protocol of an inbound port: the ServicePort that targets it, by
+ * `appProtocol` or its name's prefix (http, http2, grpc…); otherwise Envoy sniffs the first bytes,
+ * and a PROXY header is not HTTP.
+ */
+function inboundPortOf(world: World, host: string, destination: string): { http: boolean; why: string } {
+  const ep = parseEndpoint(destination);
+  const address = formatIP(ep.ip);
+  const pod = world.podAt(host);
+  for (const svc of world.cluster.services) {
+    if (svc.metadata.namespace !== pod?.metadata.namespace) continue;
+    for (const port of svc.spec.ports ?? []) {
+      if (!readyEndpoints(world, svc, port, ep.ip.family).some((e) => e.address === address && e.port === ep.port)) continue;
+      const declared = (port.appProtocol ?? port.name ?? '').toLowerCase();
+      const http = /^(https?|http2|grpc(-web)?)($|-)/.test(declared) || /^kubernetes\.io\/h2c$/.test(declared);
+      return { http, why: `port ${ep.port} (svc/${svc.metadata.namespace}/${svc.metadata.name} port "${port.name ?? port.port}"${http ? ', declared HTTP' : ', not declared HTTP: protocol sniffing'})` };
+    }
+  }
+  return { http: false, why: `port ${ep.port} (no Service declares its protocol: protocol sniffing)` };
+}
+
+/**
  * istio-proxy's inbound side: the connection iptables diverted to 15006. REDIRECT: Envoy finds the
  * original destination (SO_ORIGINAL_DST) and connects to it from 127.0.0.6; TPROXY: it connects
  * from the client's own address (original_src, mark 1337), with a new port.
  */
-export function sidecarInboundHop(host: string, sidecar: IstioSidecar, o: JourneyOutcome, protocol: number): ProxyHop {
+export function sidecarInboundHop(world: World, host: string, sidecar: IstioSidecar, o: JourneyOutcome, protocol: number): ProxyHop {
   const tproxy = sidecar.capture!.mode === 'TPROXY';
   const name = `istio-proxy (${sidecar.capture!.mode}) in ${host}`;
   const original = parseEndpoint(o.socket!.originalDestination);
@@ -113,7 +146,15 @@ export function sidecarInboundHop(host: string, sidecar: IstioSidecar, o: Journe
   return {
     at: host,
     name,
-    decide: (payload) => passOn(payload, 'the TCP peer of the connection it accepted (its own connection manager does not rewrite X-Forwarded-For)'),
+    decide: (payload) => {
+      if (payload.proxyHeader) {
+        const port = inboundPortOf(world, host, o.socket!.originalDestination);
+        if (port.http) return { kind: 'refuse', status: 400, reason: `a PROXY header arrived at the inbound listener of ${port.why}: Envoy's HTTP codec cannot parse it and answers 400`, notes: [] };
+        const d = passOn(payload, 'the TCP peer of the connection it accepted');
+        return d.kind === 'forward' ? { ...d, upstream: { ...d.upstream, proxyHeader: payload.proxyHeader }, notes: [`${port.why}: the PROXY header is not HTTP, so Envoy proxies the bytes as TCP and the header reaches the application as data`] } : d;
+      }
+      return passOn(payload, 'the TCP peer of the connection it accepted (its own connection manager does not rewrite X-Forwarded-For)');
+    },
     advice: tproxy
       ? {}
       : {
@@ -176,6 +217,91 @@ export function sidecarOutboundHop(world: World, host: string, sidecar: IstioSid
       };
     },
   };
+}
+
+/** The edge/ model of an Environment reverse proxy. */
+export function reverseProxyModel(p: ReverseProxy): HttpProxy {
+  if (p.type === 'haproxy') {
+    return { kind: 'haproxy', mode: p.mode, ...(p.acceptProxyProtocol ? { acceptProxy: true } : {}), ...(p.forwardFor ? { forwardFor: {} } : {}), ...(p.sendProxyProtocol ? { sendProxy: p.sendProxyProtocol } : {}) };
+  }
+  return {
+    kind: 'envoy',
+    mode: p.mode,
+    ...(p.useRemoteAddress !== undefined ? { useRemoteAddress: p.useRemoteAddress } : {}),
+    ...(p.xffNumTrustedHops !== undefined ? { xffNumTrustedHops: p.xffNumTrustedHops } : {}),
+    ...(p.acceptProxyProtocol ? { proxyProtocol: true } : {}),
+    ...(p.sendProxyProtocol ? { upstreamProxyProtocol: p.sendProxyProtocol } : {}),
+  };
+}
+
+/** What to change at a reverse proxy, as `--set` edits of the Environment. */
+function reverseProxyAdvice(p: ReverseProxy): HopAdvice {
+  const at = `env.proxies[${p.name}]`;
+  const carry =
+    p.mode === 'tcp'
+      ? { detail: `${p.name} forwards bytes (mode tcp) from its own pod address and sends no PROXY header: the client's address stays behind (a listener behind it must then read PROXY protocol: apps[].proxyProtocol require)`, fix: `${at}.sendProxyProtocol=v2` }
+      : p.type === 'haproxy'
+        ? { detail: `${p.name} connects from its own pod address and adds no X-Forwarded-For (no option forwardfor): the client's address stays behind`, fix: `${at}.forwardFor=true` }
+        : { detail: `${p.name} connects from its own pod address and, with use_remote_address false, does not append the address it got to X-Forwarded-For`, fix: `${at}.useRemoteAddress=true` };
+  if (p.type === 'haproxy') return { lost: carry };
+  return {
+    lost: carry,
+    ignored: {
+      detail: `the client's address reached ${p.name} in X-Forwarded-For, but with use_remote_address true and xff_num_trusted_hops ${p.xffNumTrustedHops ?? 0} Envoy trusts only its TCP peer (the proxy in front): count one trusted hop per proxy in front that appends to X-Forwarded-For, or have the load balancer send PROXY protocol (acceptProxyProtocol)`,
+      fix: `${at}.xffNumTrustedHops=${(p.xffNumTrustedHops ?? 0) + 1}`,
+    },
+    forged: {
+      detail: `with use_remote_address ${p.useRemoteAddress ? 'true' : 'false'} and xff_num_trusted_hops ${p.xffNumTrustedHops ?? 0}, Envoy takes an X-Forwarded-For entry the client itself can write when nothing in front appends the real one; with use_remote_address it appends its peer and trusts only as many entries as there are proxies in front`,
+      fix: `${at}.useRemoteAddress=true`,
+    },
+  };
+}
+
+/**
+ * A reverse proxy the Environment describes (Envoy, HAProxy, an Istio ingress gateway): its model
+ * decides, then it connects from its pod's address to the Service's ClusterIP (a DNS name, which
+ * kube-proxy balances), to the Service's ready endpoints (`upstreamEndpoints`: EDS), or to an address.
+ */
+export function reverseProxyHop(world: World, host: string, proxy: ReverseProxy, protocol: number): ProxyHop {
+  const name = `${proxy.type === 'envoy' ? 'Envoy' : 'HAProxy'} "${proxy.name}" in ${host}`;
+  const model = reverseProxyModel(proxy);
+  return {
+    at: host,
+    name,
+    decide: (payload) => forwardThrough(model, payload),
+    advice: reverseProxyAdvice(proxy),
+    upstreams: () => {
+      const up = proxyUpstreamOf(proxy, world.cluster.services);
+      if (typeof up === 'string') return { refuse: up };
+      const via = (address: string, port: number, detail: string, probability = 1): UpstreamLeg | string => {
+        const family = parseIP(address).family;
+        const from = podAddress(world, host, family);
+        if (!from) return `the pod has no IPv${family} address`;
+        return { probability, from: host, packet: tcpPacket(from, PROXY_SOURCE_PORT.proxy, address, port, protocol), route: { state: 'ROUTE', at: host, detail, ...(probability < 1 ? { probability } : {}) } };
+      };
+      const done = (legs: (UpstreamLeg | string)[]) => {
+        const bad = legs.find((l): l is string => typeof l === 'string');
+        return bad ? { refuse: bad } : { steps: [], legs: legs as UpstreamLeg[] };
+      };
+      if (up.kind === 'address') return done([via(up.address, up.port, `upstream ${proxy.upstream}`)]);
+      const svc = `${up.service.metadata.namespace}/${up.service.metadata.name}`;
+      const family = podFamily(world, host);
+      if (proxy.upstreamEndpoints) {
+        const eps = readyEndpoints(world, up.service, up.port, family);
+        if (eps.length === 0) return { refuse: `svc/${svc} has no ready endpoints: ${proxy.type === 'envoy' ? 'Envoy answers 503 (no healthy upstream)' : 'HAProxy answers 503'}` };
+        return done(eps.map((e) => via(e.address, e.port, `upstream svc/${svc} by its endpoints (the proxy balances itself; kube-proxy's ClusterIP rules are not used): ${e.address}:${e.port}${eps.length > 1 ? `, 1 of ${eps.length}` : ''}`, 1 / eps.length)));
+      }
+      const clusterIP = (up.service.spec.clusterIPs ?? [up.service.spec.clusterIP]).find((ip): ip is string => ip !== undefined && ip !== 'None' && parseIP(ip).family === family);
+      if (!clusterIP) return { refuse: `svc/${svc} has no IPv${family} ClusterIP to connect to (headless: set upstreamEndpoints)` };
+      return done([via(clusterIP, up.port.port, `upstream svc/${svc}:${up.port.port}: its ClusterIP ${clusterIP} (the Service's DNS name), balanced by kube-proxy`)]);
+    },
+  };
+}
+
+/** The family of a pod's first address (its Service upstreams are reached in it). */
+function podFamily(world: World, host: string): IPFamily {
+  const ip = world.podAt(host)?.status?.podIPs?.[0]?.ip;
+  return ip ? parseIP(ip).family : 4;
 }
 
 /** An ingress-nginx installation as the trace uses it: its config and server table, built once. */
@@ -254,7 +380,7 @@ export function listenersOf(world: World, options: ListenerOptions): (o: Journey
     const sidecar = world.sidecarOf(at);
     if (sidecar && o.socket) {
       const c = sidecar.capture!;
-      if (o.socket.port === c.inboundCapturePort) return { kind: 'proxy', hop: sidecarInboundHop(at, sidecar, o, options.protocol) };
+      if (o.socket.port === c.inboundCapturePort) return { kind: 'proxy', hop: sidecarInboundHop(world, at, sidecar, o, options.protocol) };
       if (o.socket.port === c.proxyPort) return { kind: 'proxy', hop: sidecarOutboundHop(world, at, sidecar, o, options.protocol) };
     }
     const pod = world.podAt(at);
@@ -264,7 +390,7 @@ export function listenersOf(world: World, options: ListenerOptions): (o: Journey
       if (here && controllerPorts(pod).includes(o.socket.port)) return { kind: 'proxy', hop: ingressNginxHop(world, at, here, options.protocol) };
     }
     const proxy = pod && o.socket ? world.cluster.proxies?.find((p) => p.port === o.socket!.port && workloadRefs(pod).includes(p.workload)) : undefined;
-    if (proxy) return { kind: 'undetermined', reason: `the Environment's reverse proxy "${proxy.name}" (${proxy.type}) listens here: kubepath reads it but does not trace through it yet` };
+    if (proxy) return { kind: 'proxy', hop: reverseProxyHop(world, at, proxy, options.protocol) };
     return { kind: 'app', app: resolveApp(world.cluster, pod, options.clientIP) };
   };
 }

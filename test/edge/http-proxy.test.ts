@@ -79,6 +79,18 @@ test('Envoy with the proxy_protocol listener filter: the header\'s source is the
   assert.equal(unexpected.kind === 'refuse' && unexpected.status, 400);
 });
 
+test('Envoy tcp_proxy passes the bytes: no header changed, the PROXY header\'s source taken, a new one written when configured', () => {
+  const pp = proxyHeaderSent(2, '198.51.100.20:5555', '203.0.113.50:443');
+  const p: ConnectionPayload = { ...req('10.0.0.7', '6.6.6.6'), proxyHeader: pp };
+  const d = forwarded(forwardThrough({ kind: 'envoy', mode: 'tcp', useRemoteAddress: true, proxyProtocol: true, upstreamProxyProtocol: 1 }, p));
+  assert.equal(d.clientAddress, '198.51.100.20');
+  assert.deepEqual(d.changes, []);
+  assert.equal(field(d, 'X-Forwarded-For'), '6.6.6.6', 'the request passes untouched');
+  const sent = d.upstream.proxyHeader;
+  assert.ok(isProxyHeaderSent(sent));
+  assert.equal(Buffer.from(sent.hex, 'hex').toString('latin1'), 'PROXY TCP4 198.51.100.20 203.0.113.50 5555 443\r\n');
+});
+
 test('HAProxy option forwardfor adds a new field with the peer, after the client\'s; except, header, if-none', () => {
   const p = payload({ peer: '203.0.113.9:1', headers: [['X-Forwarded-For', '6.6.6.6']] });
   const d = forwarded(forwardThrough({ kind: 'haproxy', mode: 'http', forwardFor: {} }, p));

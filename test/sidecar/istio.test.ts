@@ -263,6 +263,15 @@ describe('whether a pod gets a sidecar (the injector webhooks, then sidecar.isti
     assert.deepEqual(s.capture!.excludeInboundPorts, [15090, 15021, 9090, 15020]);
   });
 
+  test('a gateway (istio-proxy running `proxy router`) is the proxy itself: nothing is captured, even in an injection-enabled namespace', () => {
+    const p = pod({}, {}, { containers: [{ name: 'istio-proxy', args: ['proxy', 'router', '--domain', 'istio-system.svc.cluster.local'] }] });
+    const d = istioCaptureOf(p, ENABLED);
+    assert.equal(d.sidecar, false);
+    assert.match(d.reason, /gateway \(proxy router\)/);
+    const sidecarProxy = pod({}, {}, { containers: [{ name: 'app' }, { name: 'istio-proxy', args: ['proxy', 'sidecar'] }] });
+    assert.equal(istioCaptureOf(sidecarProxy, undefined).sidecar, true, 'proxy sidecar is still a sidecar');
+  });
+
   test('istio-init as command (older injectors), and flags kubepath does not model become notes', () => {
     const p = pod({}, {}, { initContainers: [{ name: 'istio-init', command: ['istio-iptables'], args: ['-p', '15001', '-z=15006', '-u1337', '-m', 'REDIRECT', '-i', '*', '-b', '*', '--redirect-dns'] }] });
     const s = sidecar(istioCaptureOf(p, undefined));
