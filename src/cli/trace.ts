@@ -71,7 +71,7 @@ export function runTrace(flags: TraceFlags, stdout: NodeJS.WritableStream & { is
 }
 
 /** The HTTP request the client sends: Host and path from the flags or the target, header fields as given. */
-function requestHead(plan: JourneyPlan, flags: TraceFlags): HttpRequestHead {
+export function requestHead(plan: JourneyPlan, flags: Pick<TraceFlags, 'header' | 'host' | 'path'>): HttpRequestHead {
   const headers: HeaderField[] = [];
   for (const h of flags.header ?? []) {
     const i = h.indexOf(':');

@@ -158,6 +158,11 @@ export function resolveLoadBalancer(svc: Service, cluster: CloudLoadBalancer | u
     if (c) apply(c, `annotation ${rule.annotation}: "${v}"`);
   }
   if (perService) apply(perService, `Environment loadBalancers[${svc.metadata.namespace}/${svc.metadata.name}]`);
+  if (lb.mode !== 'passthrough' && lb.delivery === 'VIP') {
+    // VIP delivery forwards the client's own packets; a proxy opens connections to the nodes' NodePorts.
+    lb = { ...lb, delivery: 'NodePort' };
+    origin.push(`delivery: NodePort (a ${lb.mode === 'http' ? 'layer-7' : 'proxying'} load balancer opens its own connections to nodeIP:nodePort; VIP delivery applies to passthrough)`);
+  }
   if (lb.mode === 'passthrough' && lb.proxyProtocol) {
     // A PROXY header needs a proxy to write it: a passthrough LB that sends one (AWS NLB) keeps the packets' addresses too.
     origin.push(`proxyProtocol v${lb.proxyProtocol} on a passthrough LB: the client address is kept and also written in the header`);

@@ -179,8 +179,9 @@ function leg(input: ConnectionInput, journey: JourneyInput, by: string, payload:
     if (listener.kind === 'undetermined') {
       return [finish({ ...o, disposition: 'undetermined', reason: listener.reason }, { ...here, steps: [...here.steps, { state: 'UNDETERMINED', at: o.endpoint, detail: listener.reason }] }, NO_APP)];
     }
-    if (depth >= MAX_LEGS) return [finish({ ...o, disposition: 'undetermined', reason: `more than ${MAX_LEGS} proxies: a proxy loop` }, here, NO_APP)];
     const hop = listener.hop;
+    const loop = here.hops.some((h) => h.at === hop.at && h.name === hop.name);
+    if (loop || depth >= MAX_LEGS) return [finish({ ...o, disposition: 'undetermined', reason: loop ? `a proxy loop: ${hop.name} (${hop.at}) gets its own connection back` : `more than ${MAX_LEGS} proxies: a proxy loop` }, here, NO_APP)];
     const d = hop.decide(received);
     const hopSteps = steps(hop.at, d, received, hop.name);
     if (d.kind === 'refuse') {

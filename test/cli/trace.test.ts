@@ -92,8 +92,38 @@ test('kubepath demo: one table of the seeds scenarios on the built-in cluster', 
   assert.match(r.stdout, /NodePort \(Local\), on another node +user → node-2 +- +dropped: no local endpoint \(Local\)/);
   assert.match(r.stdout, /LoadBalancer \(Local\) +user → LB → node-1 \[DNAT\] → echo +198\.51\.100\.7 +client address kept/);
   const json = JSON.parse(kubepath(['demo', '--json']).stdout) as { scenario: string; outcomes: { probability: number }[] }[];
-  assert.equal(json.length, 8);
+  assert.equal(json.length, 15);
   for (const s of json) assert.ok(Math.abs(s.outcomes.reduce((a, o) => a + o.probability, 0) - 1) < 1e-9, s.scenario);
+});
+
+test('kubepath demo across proxies: ULB7, ingress-nginx (Local, Cluster, forged), Istio REDIRECT/TPROXY and the gateway, by what the app receives', () => {
+  type Demo = { scenario: string; outcomes: { disposition: string; hops: string[]; app: { client_address: string | null; headers?: [string, string][] } }[] }[];
+  const json = JSON.parse(kubepath(['demo', '--json']).stdout) as Demo;
+  const row = (name: string) => json.find((s) => s.scenario === name)!.outcomes;
+  const xff = (o: Demo[number]['outcomes'][number]) => (o.app.headers ?? []).filter(([n]) => n.toLowerCase() === 'x-forwarded-for').map(([, v]) => v).join(', ');
+  const CLIENT = '198.51.100.7';
+  for (const o of row('UCloud ULB7 (HTTP), Cluster')) {
+    assert.equal(xff(o), CLIENT);
+    assert.notEqual(o.app.client_address, CLIENT, 'the peer is a masqueraded address');
+    assert.deepEqual(o.hops, ['UCloud ULB7']);
+  }
+  assert.deepEqual(row('ingress-nginx behind an LB (Local)').map(xff), [CLIENT]);
+  const cluster = row('ingress-nginx behind an LB (Cluster)').map(xff);
+  assert.equal(cluster.length, 3);
+  assert.ok(cluster.every((x) => x !== CLIENT && x !== ''), cluster.join(' | '));
+  assert.deepEqual(row('ingress-nginx, use-forwarded-headers, forged XFF').map(xff), ['1.2.3.4']);
+  assert.deepEqual(row('Istio sidecars, REDIRECT').map((o) => o.app.client_address), ['127.0.0.6']);
+  const sleep = row('Istio sidecars, TPROXY')[0]!;
+  assert.match(sleep.app.client_address!, /^10\.180\.2\.\d+$/, 'the sleep pod on node-3');
+  for (const o of row('Istio ingress gateway, PROXY v2 from the LB')) {
+    assert.equal(o.app.client_address, '127.0.0.6');
+    assert.equal(xff(o), CLIENT);
+    assert.ok(o.hops.includes('Envoy "istio-ingressgateway" in pod/istio-system/gateway'), o.hops.join(', '));
+  }
+  const human = kubepath(['demo']).stdout;
+  assert.match(human, /across proxies/);
+  assert.match(human, /ingress-nginx, use-forwarded-headers, forged XFF +user → LB → node-2 \[DNAT\] → nginx → node-2 → node-1 → echo +10\.180\.1\.\d+ +1\.2\.3\.4 +ingress-nginx believed the X-Forwarded-For the client wrote itself \(forged\)/);
+  assert.match(human, /Istio sidecars, REDIRECT +sleep \[REDIRECT\] → node-3 → node-1 → httpbin \[REDIRECT\] +127\.0\.0\.6 +- +the sidecar \(REDIRECT\) connects from 127\.0\.0\.6/);
 });
 
 test('across proxies: human output shows the app view; bad request flags and a bad ingress-nginx ConfigMap are one-line errors', () => {
