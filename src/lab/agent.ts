@@ -47,17 +47,27 @@ async function echo(ports: number[]): Promise<void> {
   process.stdout.write(`kubepath echo: listening on ${ports.map((p) => `0.0.0.0:${p}`).join(', ')} (HTTP, PROXY protocol off)\n`);
 }
 
-/** One HTTP GET of a health check; true on 200 (what cloud load balancers take as healthy). */
-function probeHealth(address: string, port: number, timeoutMs: number): Promise<boolean> {
+/** One HTTP GET of a health check: the status, or 0 when nothing answered. */
+function probeHealth(address: string, port: number, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
     const req = request({ host: address, port, path: '/healthz', agent: false, timeout: timeoutMs }, (res) => {
       res.resume();
-      resolve(res.statusCode === 200);
+      resolve(res.statusCode ?? 0);
     });
     req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
+    req.on('error', () => resolve(0));
     req.end();
   });
+}
+
+/** A health check as cloud load balancers take it: healthy on 200. At start, while the nodes' servers boot (3 s at most), no answer is asked again. */
+async function passes(address: string, port: number, patient: boolean): Promise<boolean> {
+  const until = Date.now() + 3000;
+  for (;;) {
+    const status = await probeHealth(address, port, 500);
+    if (status !== 0 || !patient || Date.now() > until) return status === 200;
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 function restore(text: string): Promise<void> {
@@ -83,7 +93,7 @@ async function loadbalancer(configFile: string, statusFile: string): Promise<voi
         healthy.set(v.service, v.backends.map((b) => b.node));
         continue;
       }
-      const results = await Promise.all(v.backends.map((b) => probeHealth(b.address, v.healthCheckNodePort, 500)));
+      const results = await Promise.all(v.backends.map((b) => passes(b.address, v.healthCheckNodePort, first)));
       healthy.set(v.service, v.backends.filter((_, i) => results[i]).map((b) => b.node));
       v.backends.forEach((b, i) => checks.push({ service: v.service, node: b.node, healthy: results[i]! }));
     }

@@ -83,6 +83,12 @@ export async function buildLab(plan: LabPlan, sources: ClusterSource[], onPhase:
   writeState(plan.name, { sources, plan });
   try {
     await phase('namespaces', `${plan.namespaces.length} network namespaces`, () => addNamespaces(plan.namespaces.map((n) => n.name)));
+    // The servers boot (a Node process each, the slowest part) while the network is made around
+    // them: a socket bound to 0.0.0.0 needs only its namespace.
+    const t = performance.now();
+    const started = Promise.allSettled(
+      plan.servers.map((s) => (s.kind === 'echo' ? startAgent(plan.name, s.ns, 'echo', s.ports.map(String)) : startAgent(plan.name, s.ns, 'healthcheck', [JSON.stringify(s.services)]))),
+    );
     await phase('links', `${plan.veths.length} veth pairs, ${plan.namespaces.reduce((k, n) => k + n.bridges.length, 0)} bridges`, () =>
       Promise.all(
         plan.namespaces.map((n) => {
@@ -107,19 +113,20 @@ export async function buildLab(plan: LabPlan, sources: ClusterSource[], onPhase:
           }),
       ),
     );
-    await phase('servers', `${plan.servers.filter((s) => s.kind === 'echo').length} echo servers, ${plan.servers.filter((s) => s.kind === 'healthcheck').length} health check servers`, () =>
-      Promise.all(
-        plan.servers.map((s) => (s.kind === 'echo' ? startAgent(plan.name, s.ns, 'echo', s.ports.map(String)) : startAgent(plan.name, s.ns, 'healthcheck', [JSON.stringify(s.services)]))),
-      ),
-    );
+    // The load balancer boots too while the servers finish; its first health checks wait for them.
     const lb = plan.loadBalancer;
+    let lbStarted: Promise<void> | undefined;
     if (lb) {
-      await phase('load balancer', `${lb.vips.length} VIP port(s), health checked`, () => {
-        const config = join(stateDir(plan.name), 'lb.json');
-        writeFileSync(config, JSON.stringify(lb));
-        return startAgent(plan.name, lb.ns, 'loadbalancer', [config, join(stateDir(plan.name), 'lb-status.json')]);
-      });
+      const config = join(stateDir(plan.name), 'lb.json');
+      writeFileSync(config, JSON.stringify(lb));
+      lbStarted = startAgent(plan.name, lb.ns, 'loadbalancer', [config, join(stateDir(plan.name), 'lb-status.json')]);
+      lbStarted.catch(() => undefined);
     }
+    await phase('servers', `${plan.servers.filter((s) => s.kind === 'echo').length} echo servers, ${plan.servers.filter((s) => s.kind === 'healthcheck').length} health check servers (booting since ${(performance.now() - t).toFixed(0)} ms)`, async () => {
+      const failed = (await started).find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    });
+    if (lb && lbStarted) await phase('load balancer', `${lb.vips.length} VIP port(s), health checked, rules loaded`, () => lbStarted!);
   } catch (e) {
     await teardown(plan.name).catch(() => undefined);
     if (e instanceof CommandError) throw new LabBuildError(`lab ${plan.name}: ${e.message} (rolled back)`);

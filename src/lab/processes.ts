@@ -30,7 +30,7 @@ export function startAgent(lab: string, ns: string, mode: string, args: readonly
       pipe.destroy();
       let out = '';
       try {
-        out = readFileSync(log, 'utf8').trim();
+        out = readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' | ');
       } catch {
         /* no log */
       }
