@@ -1,47 +1,6 @@
 /**
- * Running commands for the kernel labs (lab.ts, sidecar-lab.ts): one child process with a
- * timeout and its output, the same that must succeed, and whether a lab's owner process lives.
+ * Running commands for the kernel labs (lab.ts, sidecar-lab.ts): the lab's own helpers
+ * (src/lab/exec.ts), one child process with a timeout and its output, the same that must
+ * succeed, and whether a lab's owner process lives.
  */
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run a command (input on stdin when given); never rejects. */
-export function run(cmd: string, args: readonly string[], input?: string, timeoutMs = 20000): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args as string[], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code !== 0 ? err.message : '') });
-    });
-    child.stdin?.on('error', () => undefined); // a command that reads no input may exit first (EPIPE)
-    if (input !== undefined) child.stdin?.end(input);
-    else child.stdin?.end();
-  });
-}
-
-/** Run a command that must succeed; its stdout. */
-export async function mustRun(cmd: string, args: readonly string[], input?: string): Promise<string> {
-  const r = await run(cmd, args, input);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
-  return r.stdout;
-}
-
-/** Whether a process exists and is not a zombie (a killed lab process may linger unreaped). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export { mustRun, processAlive, run, type RunResult } from '../../src/lab/exec.js';

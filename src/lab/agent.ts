@@ -1,0 +1,198 @@
+/**
+ * The processes the lab runs inside its namespaces, one per namespace (a socket belongs to the
+ * namespace of the process that makes it). A small entry point, so a pod's server starts in a
+ * fraction of the whole CLI's time:
+ *
+ * - `echo PORT...`: `kubepath echo`'s server (clientip/echo-server.ts, PROXY protocol off) on each port;
+ * - `healthcheck JSON`: kube-proxy's service health check server (healthcheck-server.ts);
+ * - `loadbalancer CONFIG STATUS`: the passthrough load balancer: probes the nodes' healthCheckNodePort
+ *   over HTTP every second and loads its rules (loadbalancer.ts) with iptables-restore when the healthy set changes;
+ * - `probe ADDRESS PORT COUNT TIMEOUT_MS [LOCAL_ADDRESS]`: COUNT real HTTP connections to the echo server;
+ *   prints `{ "observed": { CLIENT_ADDRESS | "(refused)" | "(timeout)" | …: count } }`.
+ *
+ * Long-running modes write `ready` to fd 3 when they listen, then close it.
+ *
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { request } from 'node:http';
+import type { Server } from 'node:net';
+import { createEchoServer } from '../clientip/echo-server.js';
+import type { HealthCheckService } from '../kubeproxy/healthcheck.js';
+import { startHealthChecks } from './healthcheck-server.js';
+import { type HealthyNodes, loadBalancerRules } from './loadbalancer.js';
+import type { LabLoadBalancer } from './topology.js';
+
+function ready(): void {
+  try {
+    writeSync(3, 'ready\n');
+    closeSync(3);
+  } catch {
+    /* started without a readiness pipe */
+  }
+}
+
+async function echo(ports: number[]): Promise<void> {
+  await Promise.all(
+    ports.map(
+      (port) =>
+        new Promise<void>((resolve, reject) => {
+          const server = createEchoServer({ proxyProtocol: 'off' }) as Server;
+          server.once('error', reject);
+          server.listen(port, '0.0.0.0', () => resolve());
+        }),
+    ),
+  );
+  process.stdout.write(`kubepath echo: listening on ${ports.map((p) => `0.0.0.0:${p}`).join(', ')} (HTTP, PROXY protocol off)\n`);
+}
+
+/** One HTTP GET of a health check: the status, or 0 when nothing answered. */
+function probeHealth(address: string, port: number, timeoutMs: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request({ host: address, port, path: '/healthz', agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
+/** A health check as cloud load balancers take it: healthy on 200. At start, while the nodes' servers boot (3 s at most), no answer is asked again. */
+async function passes(address: string, port: number, patient: boolean): Promise<boolean> {
+  const until = Date.now() + 3000;
+  for (;;) {
+    const status = await probeHealth(address, port, 500);
+    if (status !== 0 || !patient || Date.now() > until) return status === 200;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function restore(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('iptables-restore', [], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += String(d)));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`iptables-restore failed (${code}): ${err.trim()}`))));
+    child.stdin.end(text);
+  });
+}
+
+async function loadbalancer(configFile: string, statusFile: string): Promise<void> {
+  const lb = JSON.parse(readFileSync(configFile, 'utf8')) as LabLoadBalancer;
+  let last = '';
+  let first = true;
+  const round = async () => {
+    const healthy = new Map<string, string[]>();
+    const checks: { service: string; node: string; healthy: boolean }[] = [];
+    for (const v of lb.vips) {
+      if (!v.local) {
+        healthy.set(v.service, v.backends.map((b) => b.node));
+        continue;
+      }
+      const results = await Promise.all(v.backends.map((b) => passes(b.address, v.healthCheckNodePort, first)));
+      healthy.set(v.service, v.backends.filter((_, i) => results[i]).map((b) => b.node));
+      v.backends.forEach((b, i) => checks.push({ service: v.service, node: b.node, healthy: results[i]! }));
+    }
+    const rules = loadBalancerRules(lb, healthy as HealthyNodes);
+    if (rules !== last) {
+      await restore(rules);
+      last = rules;
+    }
+    writeFileSync(statusFile, JSON.stringify({ at: new Date().toISOString(), healthy: Object.fromEntries(healthy), checks }, null, 2));
+    if (first) {
+      first = false;
+      process.stdout.write(`kubepath lab load balancer: ${lb.vips.length} VIP port(s), rules loaded\n`);
+      ready();
+    }
+  };
+  const loop = async () => {
+    try {
+      await round();
+    } catch (e) {
+      process.stderr.write(`kubepath lab load balancer: ${(e as Error).message}\n`);
+    }
+    setTimeout(loop, 1000).unref();
+  };
+  await loop();
+  setInterval(() => undefined, 1 << 30); // keep running
+}
+
+/** COUNT connections, `parallel` at a time; what the echo server said each time. */
+async function probe(address: string, port: number, count: number, timeoutMs: number, localAddress?: string): Promise<void> {
+  const observed: Record<string, number> = {};
+  let first: unknown;
+  const one = () =>
+    new Promise<string>((resolve) => {
+      let done = false;
+      const finish = (k: string) => {
+        if (!done) {
+          done = true;
+          resolve(k);
+        }
+      };
+      const req = request({ host: address, port, path: '/?format=json', agent: false, timeout: timeoutMs, headers: { Connection: 'close' }, ...(localAddress ? { localAddress } : {}) }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += String(d)));
+        res.on('end', () => {
+          try {
+            const report = JSON.parse(body) as { client_address: string | null };
+            first ??= report;
+            finish(String(report.client_address ?? '(none)'));
+          } catch {
+            finish('(not an echo answer)');
+          }
+        });
+        res.on('error', () => finish('(reset)'));
+      });
+      req.on('timeout', () => {
+        req.destroy();
+        finish('(timeout)');
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => finish(e.code === 'ECONNREFUSED' ? '(refused)' : e.code === 'ECONNRESET' ? '(reset)' : `(${e.code ?? e.message})`));
+      req.end();
+    });
+  const parallel = 16;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, count) }, async () => {
+      while (next < count) {
+        next++;
+        const k = await one();
+        observed[k] = (observed[k] ?? 0) + 1;
+      }
+    }),
+  );
+  process.stdout.write(JSON.stringify({ observed, first }) + '\n');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [mode, ...args] = argv;
+  switch (mode) {
+    case 'echo':
+      await echo(args.map(Number));
+      ready();
+      return;
+    case 'healthcheck': {
+      const services = JSON.parse(args[0]!) as HealthCheckService[];
+      await startHealthChecks(services);
+      process.stdout.write(`kube-proxy health check server: ${services.map((s) => `${s.namespace}/${s.name} on :${s.port} (${s.localEndpoints} local endpoints)`).join(', ')}\n`);
+      ready();
+      return;
+    }
+    case 'loadbalancer':
+      return loadbalancer(args[0]!, args[1]!);
+    case 'probe':
+      return probe(args[0]!, Number(args[1]), Number(args[2]), Number(args[3]), args[4] || undefined);
+    default:
+      throw new Error(`unknown mode ${mode}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: Error) => {
+  process.stderr.write(`kubepath lab agent: ${e.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+/**
+ * The passthrough load balancer of the lab, as iptables rules in its namespace (pure): a new
+ * connection to a VIP:port picks one of the healthy nodes with equal chances (`statistic
+ * --mode random`, as kube-proxy spreads endpoints), and keeps it for its life (conntrack).
+ *
+ * - delivery `VIP` (GCE, ULB4): mangle PREROUTING marks the connection with the node's mark
+ *   (CONNMARK), and policy routing (`fwmark N lookup 100+N`, `default via NODE`) hands the packet to
+ *   that node unchanged: the node's kube-proxy matches the VIP itself.
+ * - delivery `NodePort`: nat PREROUTING DNATs it to nodeIP:nodePort, the client address kept.
+ *
+ * Replies come back through the load balancer (the router sends them here), so its conntrack
+ * sees both directions and reverses the DNAT.
+ *
+ * @module
+ */
+import { probabilityText } from '../kubeproxy/probability.js';
+import type { LabLoadBalancer, LabVip } from './topology.js';
+
+/** The healthy nodes of each VIP (`LabVip.service`). */
+export type HealthyNodes = ReadonlyMap<string, readonly string[]>;
+
+function chainOf(i: number): string {
+  return `KP-LB-${i}`;
+}
+
+/** The nodes a VIP sends to: for Local, those that passed the health check; for Cluster, all (as the simulator takes them). */
+export function eligible(v: LabVip, healthy: HealthyNodes): { node: string; address: string }[] {
+  if (!v.local) return v.backends;
+  const ok = new Set(healthy.get(v.service) ?? []);
+  return v.backends.filter((b) => ok.has(b.node));
+}
+
+/** The iptables-restore text for the load balancer, given the healthy nodes. */
+export function loadBalancerRules(lb: LabLoadBalancer, healthy: HealthyNodes): string {
+  const mangle: string[] = ['*mangle', ':PREROUTING ACCEPT [0:0]', ':KP-LB - [0:0]'];
+  const nat: string[] = ['*nat', ':PREROUTING ACCEPT [0:0]'];
+  const markChains = new Map(lb.marks.map((m) => [m.node, `KP-LB-TO-${m.mark}`]));
+  for (const m of lb.marks) mangle.push(`:KP-LB-TO-${m.mark} - [0:0]`);
+  const mangleRules: string[] = [
+    '-A PREROUTING -i wan -j KP-LB',
+    '-A KP-LB -m conntrack ! --ctstate NEW -j CONNMARK --restore-mark',
+    '-A KP-LB -m conntrack ! --ctstate NEW -j RETURN',
+  ];
+  for (const m of lb.marks) mangleRules.push(`-A KP-LB-TO-${m.mark} -j MARK --set-mark ${m.mark}`, `-A KP-LB-TO-${m.mark} -j CONNMARK --save-mark`);
+  const natRules: string[] = [];
+  lb.vips.forEach((v, i) => {
+    const chain = chainOf(i);
+    const match = `-d ${v.vip}/32 -p tcp -m tcp --dport ${v.port}`;
+    const nodes = eligible(v, healthy);
+    const comment = `-m comment --comment "${v.service}"`;
+    const lines: string[] = [];
+    nodes.forEach((n, k) => {
+      const left = nodes.length - k;
+      const stat = left > 1 ? ` -m statistic --mode random --probability ${probabilityText(left)}` : '';
+      lines.push(v.delivery === 'VIP' ? `-A ${chain}${stat} -g ${markChains.get(n.node)}` : `-A ${chain}${stat} -j DNAT --to-destination ${n.address}:${v.nodePort}`);
+    });
+    if (nodes.length === 0) lines.push(`-A ${chain} -j DROP`);
+    if (v.delivery === 'VIP' || nodes.length === 0) {
+      mangle.push(`:${chain} - [0:0]`);
+      mangleRules.push(`-A KP-LB ${match} ${comment} -j ${chain}`, ...lines);
+    } else {
+      nat.push(`:${chain} - [0:0]`);
+      natRules.push(`-A PREROUTING -i wan ${match} ${comment} -j ${chain}`, ...lines);
+    }
+  });
+  return [...mangle, ...mangleRules, 'COMMIT', ...nat, ...natRules, 'COMMIT', ''].join('\n');
+}

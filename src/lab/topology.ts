@@ -1,0 +1,344 @@
+/**
+ * The lab's plan, pure: from the world the simulator reads (trace/world.ts) to the network
+ * namespaces, veth pairs, bridges, addresses, routes, sysctls, iptables rules and servers that
+ * realize it on one Linux kernel. Nothing here touches the system; build.ts carries it out.
+ *
+ * ```
+ *   kp-LAB-client-NAME ──c0── kp-LAB-router ──nodes──┐            ┌── eth0 kp-LAB-node-A ── cni0 ──veth0── kp-LAB-pod-NS.NAME
+ *                                   │                 ├─ br0 of kp-LAB-underlay ─┤
+ *                                   └──lb── wan kp-LAB-lb eth0 ──┘            └── eth0 kp-LAB-node-B ── …
+ * ```
+ *
+ * Every namespace is `kp-LAB-ROLE[-NAME]`; the addresses and routes of nodes, pods and clients
+ * are the world's own hosts' (the connected and local routes the kernel adds are left to it).
+ *
+ * @module
+ */
+import type { HealthCheckService } from '../kubeproxy/index.js';
+import { compileNodeRules } from '../kubeproxy/index.js';
+import { formatIP, formatNetwork, type IPNetwork, networkContains, networkOf, parseIP, parseNetwork, type Route, tryParseIP } from '../net/index.js';
+import type { Host } from '../netfilter/index.js';
+import { planJourney } from '../trace/plan.js';
+import type { World } from '../trace/world.js';
+
+/** What a namespace stands for. */
+export type LabRole = 'underlay' | 'router' | 'lb' | 'node' | 'pod' | 'client';
+
+export interface LabNamespace {
+  /** `kp-LAB-ROLE[-NAME]`. */
+  name: string;
+  role: LabRole;
+  /** The world's host id (`node/NAME`, `pod/NS/NAME`, `client/NAME`), or the role for the lab's own. */
+  id: string;
+  /** Interfaces (created by `veths`/`bridges`) with their addresses, `IP/LEN`. */
+  addresses: { dev: string; cidr: string }[];
+  /** Bridges made in this namespace (cni0 on nodes, br0 in the underlay). */
+  bridges: string[];
+  /** `ip route` lines (main table unless they say `table N`). */
+  routes: string[];
+  /** `ip rule` lines. */
+  policyRules: string[];
+  /** sysctls set inside this namespace only. */
+  sysctls: [string, string][];
+  /** iptables-restore input loaded here (kube-proxy's on nodes), if any. */
+  iptables?: string;
+}
+
+/** A veth pair made from namespace `ns`, its peer moved into `peerNs`. */
+export interface LabVeth {
+  ns: string;
+  name: string;
+  peerNs: string;
+  peerName: string;
+  /** A bridge of `ns` the `name` end is enslaved to. */
+  master?: string;
+  /** Bridge port hairpin mode (the bridge CNI's hairpinMode: a pod reaching itself through a Service). */
+  hairpin?: boolean;
+}
+
+/** A process the lab runs in a namespace. */
+export type LabServer =
+  | { kind: 'echo'; ns: string; id: string; address: string; ports: number[] }
+  | { kind: 'healthcheck'; ns: string; id: string; address: string; services: HealthCheckService[] };
+
+/** A LoadBalancer Service port as the passthrough load balancer serves it. */
+export interface LabVip {
+  /** `lb/NS/NAME:PORT`. */
+  service: string;
+  vip: string;
+  port: number;
+  nodePort: number;
+  /** VIP: packets go to the node still addressed to the VIP; NodePort: rewritten to nodeIP:nodePort. */
+  delivery: 'VIP' | 'NodePort';
+  /** externalTrafficPolicy Local: nodes are probed on healthCheckNodePort; Cluster: every node is healthy. */
+  local: boolean;
+  healthCheckNodePort: number;
+  backends: { node: string; address: string }[];
+}
+
+export interface LabLoadBalancer {
+  ns: string;
+  /** Its address on the node network (health checks and forwarding leave from there). */
+  address: string;
+  vips: LabVip[];
+  /** Policy routing mark per node (VIP delivery): fwmark N → table 100+N → default via the node. */
+  marks: { node: string; address: string; mark: number }[];
+}
+
+export interface LabClient {
+  name: string;
+  address: string;
+  ns: string;
+}
+
+export interface LabPlan {
+  name: string;
+  /** `kp-LAB-`: every namespace starts with it. */
+  prefix: string;
+  namespaces: LabNamespace[];
+  veths: LabVeth[];
+  servers: LabServer[];
+  clients: LabClient[];
+  loadBalancer?: LabLoadBalancer;
+  /** What the lab leaves out or chose, in words. */
+  notes: string[];
+}
+
+/** A lab name: lower-case letters and digits, starting with a letter, at most 12. */
+export const LAB_NAME = /^[a-z][a-z0-9]{0,11}$/;
+
+/** The roles as they appear in namespace names (`kp-LAB-ROLE…`), to find a lab's namespaces again. */
+export const NAMESPACE_PATTERN = /^kp-([a-z][a-z0-9]{0,11})-(underlay|router|lb|node-.+|pod-.+|client-.+)$/;
+
+/** The client the lab adds when the Environment names none and something is reachable from outside. */
+export const DEFAULT_CLIENT = { name: 'internet', address: '203.0.113.10' } as const;
+
+/** The link between the router and the load balancer (link-local, clear of any cluster network). */
+const ROUTER_LB = { router: '169.254.100.1', lb: '169.254.100.2', prefix: 30 } as const;
+/** The router's table for replies that go back through the load balancer. */
+const REPLY_TABLE = 200;
+
+function safe(text: string): string {
+  return text.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** `ip route` text for a route of the world's host. */
+export function routeText(r: Route): string {
+  const dst = r.destination.prefixLength === 0 ? 'default' : formatNetwork(r.destination);
+  const parts = [r.type === 'unicast' ? '' : r.type, dst, r.gateway ? `via ${formatIP(r.gateway)}` : '', r.device ? `dev ${r.device}` : '', r.source ? `src ${formatIP(r.source)}` : '', r.table !== 254 ? `table ${r.table}` : '', r.metric ? `metric ${r.metric}` : ''];
+  return parts.filter(Boolean).join(' ');
+}
+
+/** The routes a host was given, without those the kernel adds for its addresses (connected and local). */
+function givenRoutes(host: Host, devices: ReadonlySet<string>): string[] {
+  const connected = (r: Route) =>
+    r.gateway === undefined &&
+    r.device !== undefined &&
+    host.interfaces.some((i) => i.name === r.device && i.addresses.some((a) => a.ip.family === r.destination.family && formatNetwork(networkOf(a.ip, a.prefixLength)) === formatNetwork(r.destination)));
+  return host.routes
+    .filter((r) => r.destination.family === 4 && r.table !== 255 && r.type !== 'local' && !connected(r) && (r.device === undefined || devices.has(r.device)))
+    .map(routeText);
+}
+
+function v4Addresses(host: Host, dev: string): { dev: string; cidr: string }[] {
+  return (host.interfaces.find((i) => i.name === dev)?.addresses ?? []).filter((a) => a.ip.family === 4).map((a) => ({ dev, cidr: `${formatIP(a.ip)}/${a.prefixLength}` }));
+}
+
+function ns(name: string, role: LabRole, id: string): LabNamespace {
+  return { name, role, id, addresses: [], bridges: [], routes: [], policyRules: [], sysctls: [] };
+}
+
+/** The TCP ports the pod's echo server listens on: the ports its Services target on it, and its declared container ports. */
+function podPorts(world: World, podId: string): number[] {
+  const ports = new Set<number>();
+  const pod = world.podAt(podId);
+  for (const c of [...(pod?.spec.containers ?? []), ...(pod?.spec.initContainers ?? [])]) for (const p of c.ports ?? []) if ((p.protocol ?? 'TCP') === 'TCP') ports.add(p.containerPort);
+  for (const slice of world.cluster.endpointSlices) {
+    const owned = (slice.endpoints ?? []).some((e) => (e.addresses ?? []).some((a) => world.owner(a) === podId));
+    if (!owned) continue;
+    for (const p of slice.ports ?? []) if (p.port && (p.protocol ?? 'TCP') === 'TCP') ports.add(p.port);
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+/** Plan the lab of a world. `name` must match {@link LAB_NAME}. */
+export function planLab(world: World, name: string): LabPlan {
+  if (!LAB_NAME.test(name)) throw new Error(`lab name "${name}": expected lower-case letters and digits, starting with a letter, at most 12`);
+  const prefix = `kp-${name}-`;
+  const cluster = world.cluster;
+  const notes: string[] = [];
+  const namespaces: LabNamespace[] = [];
+  const veths: LabVeth[] = [];
+  const servers: LabServer[] = [];
+
+  const underlay = ns(`${prefix}underlay`, 'underlay', 'underlay');
+  underlay.bridges.push('br0');
+  const router = ns(`${prefix}router`, 'router', 'router');
+  router.sysctls.push(['net.ipv4.ip_forward', '1']);
+  namespaces.push(underlay, router);
+
+  // The router: on the node network, as the world has it.
+  const routerHost = world.network.host('router')!.host;
+  router.addresses.push(...v4Addresses(routerHost, 'nodes'));
+  veths.push({ ns: underlay.name, name: 'rt', peerNs: router.name, peerName: 'nodes', master: 'br0' });
+  const nodeNet: IPNetwork | undefined = router.addresses[0] ? networkOf(parseIP(router.addresses[0].cidr.split('/')[0]!), Number(router.addresses[0].cidr.split('/')[1])) : undefined;
+  if (cluster.ipFamilies.includes('IPv6')) notes.push('IPv6 addresses are left out: the lab builds the IPv4 network only');
+
+  // Nodes: eth0 on the underlay bridge, cni0 with a veth per pod, the world's routes, kube-proxy's rules.
+  const nodeIndex = new Map<string, number>();
+  cluster.nodes.forEach((node, i) => {
+    const id = `node/${node.name}`;
+    const host = world.network.host(id)!.host;
+    const n = ns(`${prefix}node-${safe(node.name)}`, 'node', id);
+    nodeIndex.set(node.name, i);
+    n.addresses.push(...v4Addresses(host, 'eth0'));
+    const cni0 = v4Addresses(host, 'cni0');
+    if (cni0.length > 0 || cluster.pods.some((p) => p.spec.nodeName === node.name && !p.spec.hostNetwork)) n.bridges.push('cni0');
+    n.addresses.push(...cni0);
+    n.routes.push(...givenRoutes(host, new Set(['eth0', 'cni0'])));
+    n.sysctls.push(['net.ipv4.ip_forward', '1'], ['net.bridge.bridge-nf-call-iptables', '1']);
+    if (node.internalIPs.some((ip) => tryParseIP(ip)?.family === 4)) {
+      const rules = compileNodeRules(cluster, node.name, 'IPv4');
+      n.iptables = rules.loadable;
+      const address = node.internalIPs.find((ip) => tryParseIP(ip)?.family === 4)!;
+      if (rules.healthChecks.length > 0) servers.push({ kind: 'healthcheck', ns: n.name, id, address, services: rules.healthChecks });
+    }
+    veths.push({ ns: underlay.name, name: `n${i}`, peerNs: n.name, peerName: 'eth0', master: 'br0' });
+    namespaces.push(n);
+  });
+
+  // Pods behind their node's cni0.
+  const perNode = new Map<string, number>();
+  for (const [id, h] of world.network.hosts) {
+    if (h.kind !== 'pod') continue;
+    const pod = world.podAt(id);
+    const ips = h.host.interfaces.flatMap((i) => (i.name === 'eth0' ? i.addresses.map((a) => a.ip) : []));
+    const nodeName = pod?.spec.nodeName ?? cluster.nodes.find((nd) => nd.podCIDRs.some((cidr) => ips.some((ip) => ip.family === parseNetwork(cidr).family && networkContains(parseNetwork(cidr), ip))))?.name;
+    const node = nodeName ? namespaces.find((x) => x.id === `node/${nodeName}`) : undefined;
+    if (!node) continue;
+    const p = ns(`${prefix}pod-${safe(id.slice(4).replace('/', '.'))}`, 'pod', id);
+    p.addresses.push(...v4Addresses(h.host, 'eth0'));
+    if (p.addresses.length === 0) continue;
+    p.routes.push(...givenRoutes(h.host, new Set(['eth0'])));
+    if (world.sidecarOf(id)) notes.push(`${id}: its Istio sidecar is not built yet; the lab runs the app alone`);
+    const k = perNode.get(node.name) ?? 0;
+    perNode.set(node.name, k + 1);
+    veths.push({ ns: node.name, name: `veth${k}`, peerNs: p.name, peerName: 'eth0', master: 'cni0', hairpin: true });
+    namespaces.push(p);
+    const ports = podPorts(world, id);
+    if (ports.length > 0) servers.push({ kind: 'echo', ns: p.name, id, address: p.addresses[0]!.cidr.split('/')[0]!, ports });
+  }
+
+  // Clients on the internet side: a point-to-point veth each to the router, which answers ARP for the rest (proxy_arp).
+  const reachable = cluster.services.some((s) => s.spec.type === 'NodePort' || s.spec.type === 'LoadBalancer');
+  if (cluster.externalClients.length === 0 && reachable && !world.owner(DEFAULT_CLIENT.address)) {
+    world.addClient(DEFAULT_CLIENT.name, DEFAULT_CLIENT.address);
+    notes.push(`the Environment names no external client: the lab adds ${DEFAULT_CLIENT.name} at ${DEFAULT_CLIENT.address}`);
+  }
+  const clients: LabClient[] = [];
+  let c = 0;
+  for (const [id, h] of world.network.hosts) {
+    if (h.kind !== 'client') continue;
+    const address = h.host.interfaces.find((i) => i.name === 'eth0')?.addresses.find((a) => a.ip.family === 4);
+    if (!address) continue;
+    if (nodeNet && networkContains(nodeNet, address.ip)) continue; // an edge host of the node network (a proxying LB's), not a client
+    const cn = ns(`${prefix}client-${safe(id.slice(7))}`, 'client', id);
+    cn.addresses.push({ dev: 'eth0', cidr: `${formatIP(address.ip)}/${address.prefixLength}` });
+    cn.routes.push('default dev eth0');
+    const dev = `c${c++}`;
+    veths.push({ ns: router.name, name: dev, peerNs: cn.name, peerName: 'eth0' });
+    router.routes.push(`${formatIP(address.ip)}/32 dev ${dev}`);
+    router.sysctls.push([`net.ipv4.conf.${dev}.proxy_arp`, '1']);
+    namespaces.push(cn);
+    clients.push({ name: id.slice(7), address: formatIP(address.ip), ns: cn.name });
+  }
+
+  // The passthrough load balancer: every LoadBalancer VIP routed to it; it picks a node per connection.
+  const vips: LabVip[] = [];
+  const from = clients[0] ? clients[0].name : undefined;
+  for (const svc of cluster.services) {
+    if (svc.spec.type !== 'LoadBalancer' || !from) continue;
+    for (const sp of svc.spec.ports ?? []) {
+      if ((sp.protocol ?? 'TCP') !== 'TCP') continue;
+      const target = `lb/${svc.metadata.namespace ?? 'default'}/${svc.metadata.name}:${sp.name ?? sp.port}`;
+      let plan;
+      try {
+        plan = planJourney(world, { from: cluster.externalClients.find((x) => x.name === from) ? from : `external:${clients[0]!.address}`, to: target });
+      } catch {
+        continue; // no load balancer IP
+      }
+      if (!plan.loadBalancerAddress || parseIP(plan.loadBalancerAddress.split(':')[0]!).family !== 4) continue;
+      const lb = plan.input.loadBalancers(plan.loadBalancerAddress)!;
+      if (lb.mode !== 'passthrough' || lb.delivery === 'Pod') {
+        notes.push(`${target}: a ${lb.product} in ${lb.mode} mode${lb.delivery === 'Pod' ? ' delivering to pods' : ''} is not built yet (only passthrough load balancers)`);
+        continue;
+      }
+      vips.push({ service: target, vip: lb.vip, port: lb.port, nodePort: lb.nodePort, delivery: lb.delivery, local: lb.externalPolicyLocal, healthCheckNodePort: lb.healthCheckNodePort, backends: lb.backends.map((b) => ({ node: b.node, address: b.address })) });
+    }
+  }
+  let loadBalancer: LabLoadBalancer | undefined;
+  const lbAddress = vips.length > 0 ? world.spareNodeAddress(4) : undefined;
+  if (vips.length > 0 && lbAddress && nodeNet) {
+    const lbns = ns(`${prefix}lb`, 'lb', 'lb');
+    lbns.addresses.push({ dev: 'eth0', cidr: `${lbAddress}/${nodeNet.prefixLength}` }, { dev: 'wan', cidr: `${ROUTER_LB.lb}/${ROUTER_LB.prefix}` });
+    lbns.routes.push(`default via ${ROUTER_LB.router} dev wan`);
+    lbns.sysctls.push(['net.ipv4.ip_forward', '1']);
+    const marks = cluster.nodes.flatMap((nd) => {
+      const address = nd.internalIPs.find((ip) => tryParseIP(ip)?.family === 4);
+      return address ? [{ node: nd.name, address, mark: nodeIndex.get(nd.name)! + 1 }] : [];
+    });
+    for (const m of marks) {
+      lbns.policyRules.push(`fwmark ${m.mark} lookup ${100 + m.mark} priority ${100 + m.mark}`);
+      lbns.routes.push(`default via ${m.address} dev eth0 table ${100 + m.mark}`);
+    }
+    veths.push({ ns: underlay.name, name: 'lb', peerNs: lbns.name, peerName: 'eth0', master: 'br0' });
+    veths.push({ ns: router.name, name: 'lb', peerNs: lbns.name, peerName: 'wan' });
+    router.addresses.push({ dev: 'lb', cidr: `${ROUTER_LB.router}/${ROUTER_LB.prefix}` });
+    // Replies of load-balanced connections go back through the load balancer, as the cloud's network carries them.
+    router.routes.push(`default via ${lbAddress} dev nodes table ${REPLY_TABLE}`);
+    for (const vip of [...new Set(vips.map((v) => v.vip))]) router.routes.push(`${vip}/32 via ${ROUTER_LB.lb} dev lb`);
+    for (const v of vips) {
+      router.policyRules.push(
+        v.delivery === 'VIP'
+          ? `from ${v.vip} iif nodes ipproto tcp sport ${v.port} lookup ${REPLY_TABLE} priority 100`
+          : `iif nodes ipproto tcp sport ${v.nodePort} lookup ${REPLY_TABLE} priority 100`,
+      );
+    }
+    router.policyRules = [...new Set(router.policyRules)];
+    namespaces.push(lbns);
+    loadBalancer = { ns: lbns.name, address: lbAddress, vips, marks };
+  } else if (vips.length > 0) {
+    notes.push('no free address on the node network for the load balancer: it is left out');
+  }
+
+  for (const n of namespaces) n.routes = [...new Set(n.routes)];
+  return { name, prefix, namespaces, veths, servers, clients, ...(loadBalancer ? { loadBalancer } : {}), notes };
+}
+
+/** The `ip -batch` text that makes the veth pairs of namespace `ns` (run as `ip -n NS -batch -`). */
+export function vethBatch(plan: LabPlan, ns: string): string {
+  const lines: string[] = [];
+  const here = plan.namespaces.find((n) => n.name === ns);
+  for (const b of here?.bridges ?? []) lines.push(`link add ${b} type bridge`, `link set ${b} up`);
+  for (const v of plan.veths.filter((x) => x.ns === ns)) {
+    lines.push(`link add ${v.name} type veth peer name ${v.peerName} netns ${v.peerNs}`);
+    if (v.master) lines.push(`link set ${v.name} master ${v.master}`);
+    if (v.hairpin) lines.push(`link set ${v.name} type bridge_slave hairpin on`);
+    lines.push(`link set ${v.name} up`);
+  }
+  return lines.length ? lines.join('\n') + '\n' : '';
+}
+
+/** The `ip -batch` text that sets up a namespace's interfaces, addresses, routes and policy rules. */
+export function configBatch(n: LabNamespace): string {
+  const devs = [...new Set(n.addresses.map((a) => a.dev))].filter((d) => !n.bridges.includes(d));
+  const lines = ['link set lo up', ...devs.map((d) => `link set ${d} up`), ...n.addresses.map((a) => `addr add ${a.cidr} dev ${a.dev}`)];
+  // Routes through a gateway after the connected ones they need; table routes last.
+  lines.push(...n.routes.map((r) => `route add ${r}`), ...n.policyRules.map((r) => `rule add ${r}`));
+  return lines.join('\n') + '\n';
+}
+
+/** The shell line that sets a namespace's sysctls (run inside it). */
+export function sysctlArgs(n: LabNamespace): string[] {
+  return n.sysctls.map(([k, v]) => `${k}=${v}`);
+}

@@ -1,0 +1,132 @@
+/**
+ * The lab's plan, without root: the namespaces, addresses, routes and rules are the world's and
+ * kube-proxy's (what the simulator and `kubepath rules` give), the load balancer's rules spread
+ * connections over the healthy nodes, and the share comparison tolerates chance but not a
+ * wrong answer.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { readClusterSources } from '../../src/cli/cluster-input.js';
+import { loadCluster } from '../../src/cluster/index.js';
+import { compileNodeRules } from '../../src/kubeproxy/index.js';
+import { eligible, loadBalancerRules } from '../../src/lab/loadbalancer.js';
+import { configBatch, LAB_NAME, NAMESPACE_PATTERN, planLab, vethBatch } from '../../src/lab/topology.js';
+import { checksOf, compareShares } from '../../src/lab/verify.js';
+import { buildWorld } from '../../src/trace/world.js';
+import { projectRoot } from '../support/shared.js';
+
+const BIN = resolve(projectRoot, 'dist', 'src', 'cli', 'bin.js');
+const SEEDS = join(projectRoot, 'examples', 'seeds');
+
+function worldOf(seed: string) {
+  return buildWorld(loadCluster(readClusterSources([join(SEEDS, seed)])));
+}
+
+describe('lab plan', () => {
+  const seeds = readdirSync(SEEDS).filter((d) => /^\d\d-/.test(d));
+
+  test('every namespace is kp-LAB-ROLE…, found again by the pattern; interface names fit the kernel', () => {
+    for (const seed of seeds) {
+      const plan = planLab(worldOf(seed), 'ptest');
+      for (const n of plan.namespaces) {
+        assert.ok(n.name.startsWith('kp-ptest-'), n.name);
+        assert.equal(NAMESPACE_PATTERN.exec(n.name)?.[1], 'ptest', n.name);
+      }
+      assert.equal(new Set(plan.namespaces.map((n) => n.name)).size, plan.namespaces.length, `${seed}: names are unique`);
+      for (const v of plan.veths) {
+        assert.ok(v.name.length <= 15 && v.peerName.length <= 15, `${v.name}/${v.peerName}`);
+        assert.ok(plan.namespaces.some((n) => n.name === v.peerNs) && plan.namespaces.some((n) => n.name === v.ns));
+      }
+      // Every interface an address is put on is made by a veth or a bridge of that namespace.
+      for (const n of plan.namespaces) {
+        const devs = new Set([...n.bridges, ...plan.veths.filter((v) => v.ns === n.name).map((v) => v.name), ...plan.veths.filter((v) => v.peerNs === n.name).map((v) => v.peerName), 'lo']);
+        for (const a of n.addresses) assert.ok(devs.has(a.dev), `${n.name}: ${a.dev}`);
+      }
+    }
+  });
+
+  test("nodes, pods and clients take the world's addresses and routes, and the nodes kube-proxy's rules as `kubepath rules` prints them", () => {
+    const world = worldOf('05-loadbalancer-cluster');
+    const plan = planLab(world, 'ptest');
+    for (const node of world.cluster.nodes) {
+      const ns = plan.namespaces.find((n) => n.id === `node/${node.name}`)!;
+      assert.deepEqual(ns.addresses.filter((a) => a.dev === 'eth0').map((a) => a.cidr.split('/')[0]), node.internalIPs);
+      const rules = compileNodeRules(world.cluster, node.name, 'IPv4').loadable;
+      assert.equal(ns.iptables, rules);
+      const printed = spawnSync(process.execPath, [BIN, 'rules', '-f', join(SEEDS, '05-loadbalancer-cluster'), '--node', node.name], { encoding: 'utf8' }).stdout;
+      assert.ok(printed.includes(rules), `${node.name}: the rules kubepath rules prints`);
+      // Routes to every other node's podCIDR through that node.
+      for (const other of world.cluster.nodes.filter((o) => o !== node)) for (const cidr of other.podCIDRs) assert.ok(ns.routes.includes(`${cidr} via ${other.internalIPs[0]} dev eth0`), `${node.name} → ${cidr}`);
+      assert.ok(ns.sysctls.some(([k, v]) => k === 'net.ipv4.ip_forward' && v === '1'));
+    }
+    for (const pod of world.cluster.pods) {
+      const ns = plan.namespaces.find((n) => n.id === `pod/${pod.metadata.namespace}/${pod.metadata.name}`)!;
+      assert.deepEqual(ns.addresses.map((a) => a.cidr.split('/')[0]), pod.status!.podIPs!.map((p) => p.ip));
+      const node = plan.namespaces.find((n) => n.id === `node/${pod.spec.nodeName}`)!;
+      const gw = node.addresses.find((a) => a.dev === 'cni0')!.cidr.split('/')[0];
+      assert.deepEqual(ns.routes, [`default via ${gw} dev eth0`]);
+    }
+    assert.deepEqual(plan.clients.map((c) => c.address), world.cluster.externalClients.map((c) => c.address));
+    assert.ok(plan.loadBalancer, 'a LoadBalancer Service gets the load balancer');
+    assert.equal(plan.loadBalancer.vips[0]!.vip, world.cluster.services.find((s) => s.spec.type === 'LoadBalancer')!.status!.loadBalancer!.ingress![0]!.ip);
+  });
+
+  test('ip batches: bridges and veths made where they belong, hairpin on pod ports, routes after addresses', () => {
+    const plan = planLab(worldOf('02-pod-to-clusterip'), 'ptest');
+    const node = plan.namespaces.find((n) => n.role === 'node' && n.bridges.includes('cni0'))!;
+    const batch = vethBatch(plan, node.name);
+    assert.match(batch, /^link add cni0 type bridge$/m);
+    assert.match(batch, /^link set veth0 type bridge_slave hairpin on$/m);
+    const pod = plan.namespaces.find((n) => n.role === 'pod')!;
+    const lines = configBatch(pod).trim().split('\n');
+    assert.ok(lines.findIndex((l) => l.startsWith('addr add')) < lines.findIndex((l) => l.startsWith('route add')));
+  });
+
+  test('a lab name that would not make a kp- name is refused', () => {
+    for (const bad of ['', 'Lab', '1lab', 'a-b', 'thirteenchars']) assert.ok(!LAB_NAME.test(bad), bad);
+    assert.throws(() => planLab(worldOf('01-pod-to-pod'), 'Bad'), /lab name "Bad"/);
+  });
+
+  test('the load balancer spreads new connections over the healthy nodes only', () => {
+    const plan = planLab(worldOf('06-loadbalancer-local'), 'ptest');
+    const lb = plan.loadBalancer!;
+    const v = lb.vips[0]!;
+    assert.equal(v.local, true);
+    const all = loadBalancerRules(lb, new Map([[v.service, v.backends.map((b) => b.node)]]));
+    assert.equal((all.match(/--probability/g) ?? []).length, v.backends.length - 1, 'n-1 statistic rules, the last takes the rest');
+    const one = loadBalancerRules(lb, new Map([[v.service, [v.backends[0]!.node]]]));
+    assert.equal((one.match(/--probability/g) ?? []).length, 0);
+    assert.equal(eligible(v, new Map([[v.service, [v.backends[0]!.node]]])).length, 1);
+    assert.match(loadBalancerRules(lb, new Map()), /-j DROP/, 'no healthy node: dropped');
+  });
+
+  test('checks: pods to ClusterIPs, clients to every NodePort and load balancer', () => {
+    const world = worldOf('05-loadbalancer-cluster');
+    const plan = planLab(world, 'ptest');
+    const checks = checksOf(world, plan);
+    assert.equal(checks.filter((c) => c.way === 'external → NodePort').length, world.cluster.nodes.length);
+    assert.equal(checks.filter((c) => c.way === 'external → LB').length, 1);
+    assert.ok(checks.some((c) => c.way === 'pod → ClusterIP'));
+  });
+
+  test('shares: exact for certain outcomes, within four standard deviations for random ones', () => {
+    assert.equal(compareShares({ a: 1 }, { a: 60 }).ok, true);
+    assert.equal(compareShares({ a: 1 }, { a: 59, b: 1 }).ok, false);
+    assert.equal(compareShares({ a: 0.5, b: 0.5 }, { a: 35, b: 25 }).ok, true);
+    assert.equal(compareShares({ a: 0.5, b: 0.5 }, { a: 55, b: 5 }).ok, false);
+    assert.equal(compareShares({ a: 0.5, b: 0.5 }, { a: 30, c: 30 }).ok, false);
+  });
+
+  test('lab up with a bad manifest fails before anything is built, in one line', () => {
+    const r = spawnSync(process.execPath, [BIN, 'lab', 'up', '-f', '-', '--name', 'kpbad'], { input: 'apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {ports: [{port: 99999}]}\n', encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^kubepath: error: /);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    const bad = spawnSync(process.execPath, [BIN, 'lab', 'up', '-f', join(SEEDS, '01-pod-to-pod'), '--name', 'Bad'], { encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--name Bad: expected lower-case/);
+  });
+});
