@@ -91,6 +91,7 @@ interface AnnotationRule {
 }
 
 const AWS = 'service.beta.kubernetes.io/aws-load-balancer-';
+const TENCENT = 'service.cloud.tencent.com/';
 const ALIBABA = 'service.beta.kubernetes.io/alibaba-cloud-loadbalancer-';
 
 function awsNlb(a: Readonly<Record<string, string>>): boolean {
@@ -128,6 +129,16 @@ const ANNOTATION_RULES: readonly AnnotationRule[] = [
   {
     annotation: `${ALIBABA}proxy-protocol`,
     read: (v) => (v === 'on' ? { mode: 'proxy', proxyProtocol: 2, product: 'Alibaba Cloud SLB (TCP, PROXY protocol)' } : undefined),
+  },
+  {
+    // TKE: the CLB sends to the pods themselves (VPC-CNI), its layer-4 listeners keep the client's address.
+    annotation: `${TENCENT}direct-access`,
+    read: (v) => (v === 'true' ? { delivery: 'Pod', product: 'Tencent CLB (direct access)' } : undefined),
+  },
+  {
+    // TKE's extension protocols: {"80":{"protocol":["HTTP"]}} turns the CLB listener into layer 7. PROXY protocol is set through TkeServiceConfig, which kubepath does not read.
+    annotation: `${TENCENT}specify-protocol`,
+    read: (v) => (/"protocol"\s*:\s*\[[^\]]*"HTTPS?"/i.test(v) ? { mode: 'http', product: 'Tencent CLB (HTTP listener)' } : undefined),
   },
   {
     annotation: 'service.beta.kubernetes.io/ucloud-load-balancer-vserver-protocol',
