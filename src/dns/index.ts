@@ -10,3 +10,6 @@ export * from './resolv-conf.js';
 export { addressesIn, glibcLookup, type LookupOptions, questionTypes } from './glibc.js';
 export { muslLookup, type MuslOptions } from './musl.js';
 export { caresResolve } from './cares.js';
+export { podResolvConf, type KubeletDNSOptions, type PodResolvConf } from './kubelet.js';
+export { ClusterDNSModel, dashed } from './coredns.js';
+export { type Finding, lookupFromPod, type PodLookup, type PodLookupOptions, PodNotFoundError, type Resolver } from './lookup.js';
