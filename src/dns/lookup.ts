@@ -95,7 +95,7 @@ function findingsOf(lookup: Omit<PodLookup, 'findings'>, transport: Transport, f
         const one = run(resolver, withOption(resolvConf, 'ndots', '1'), name, transport, family);
         out.push({
           kind: 'ndots',
-          message: `ndots: 2 (the usual advice) does not help "${name}", which has one dot: ${cost(two)}; ndots: 1 does (${cost(one)}), but then Service names with a dot (svc.namespace) are asked as-is first, one wasted query each`,
+          message: `ndots: 2 (the usual advice) does not help "${name}", which has one dot: ${cost(two)}; ndots: 1 does (${cost(one)}), but then Service names with a dot (svc.namespace) are asked as-is first, one wasted A/AAAA pair each`,
         });
       }
     }
