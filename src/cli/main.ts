@@ -11,6 +11,7 @@ import { runTrace, type TraceFlags } from './trace.js';
 import { runDemo } from './demo.js';
 import { type EchoFlags, runEcho } from './echo.js';
 import { addLabCommand } from './lab.js';
+import { registerDns } from './dns.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -150,6 +151,7 @@ Example:
     });
 
   addLabCommand(program, io, setExit, manifestsOption);
+  registerDns(program, io, setExit);
   return program;
 }
 

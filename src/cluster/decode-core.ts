@@ -14,6 +14,7 @@ import type {
   NodeAddress,
   ObjectMeta,
   Pod,
+  PodDNSConfig,
   PodSpec,
   Protocol,
   Service,
@@ -21,7 +22,7 @@ import type {
   ServiceSpec,
 } from './objects.js';
 import { checkInteger, checkIP, compact, Fields } from './fields.js';
-import { invalid, type Reporter, unsupported } from './issues.js';
+import { invalid, REQUIRED, type Reporter, unsupported } from './issues.js';
 import { nameProblem, portNameProblem } from './names.js';
 
 export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
@@ -157,11 +158,53 @@ function decodeContainer(f: Fields): Container {
   });
 }
 
+export const DNS_POLICIES = ['ClusterFirstWithHostNet', 'ClusterFirst', 'Default', 'None'] as const;
+/** The API server's limits on a pod's dnsConfig (validation.MaxDNSNameservers, MaxDNSSearchPaths, MaxDNSSearchListChars). */
+export const MAX_DNS_NAMESERVERS = 3;
+export const MAX_DNS_SEARCH_PATHS = 32;
+export const MAX_DNS_SEARCH_LIST_CHARS = 2048;
+
+function decodeDNSConfig(f: Fields): PodDNSConfig {
+  const c: PodDNSConfig = compact({
+    nameservers: f.strings('nameservers'),
+    searches: f.strings('searches'),
+    options: f.objects('options', (o) => {
+      const name = o.string('name');
+      if (!name) o.report.error('', `${REQUIRED}: must not be empty`);
+      return compact({ name: name ?? '', value: o.string('value') });
+    }),
+  });
+  const ns = c.nameservers ?? [];
+  ns.forEach((ip, i) => checkIP(ip, f.report.at(`nameservers[${i}]`)));
+  if (ns.length > MAX_DNS_NAMESERVERS) f.report.error('nameservers', invalid(ns, `must not have more than ${MAX_DNS_NAMESERVERS} nameservers`));
+  const searches = c.searches ?? [];
+  if (searches.length > MAX_DNS_SEARCH_PATHS) f.report.error('searches', invalid(searches, `must not have more than ${MAX_DNS_SEARCH_PATHS} search paths`));
+  if (searches.join(' ').length > MAX_DNS_SEARCH_LIST_CHARS) f.report.error('searches', invalid(searches, `must not have more than ${MAX_DNS_SEARCH_LIST_CHARS} characters (including spaces) in the search list`));
+  searches.forEach((s, i) => {
+    // A trailing dot is fine (an absolute domain).
+    const why = nameProblem(s.replace(/\.$/, ''), 'dns1123Subdomain');
+    if (why) f.report.error(`searches[${i}]`, invalid(s, why));
+  });
+  return c;
+}
+
+/** spec.dnsPolicy and spec.dnsConfig with the API server's checks (validatePodDNSConfig). */
+function decodeDNS(f: Fields): Pick<PodSpec, 'dnsPolicy' | 'dnsConfig'> {
+  const dnsPolicy = f.oneOf('dnsPolicy', DNS_POLICIES);
+  const dnsConfig = f.object('dnsConfig', decodeDNSConfig);
+  if (dnsPolicy === 'None') {
+    if (!f.has('dnsConfig')) f.report.error('dnsConfig', `${REQUIRED}: must provide \`dnsConfig\` when \`dnsPolicy\` is None`);
+    else if (dnsConfig && !dnsConfig.nameservers?.length) f.report.error('dnsConfig.nameservers', `${REQUIRED}: must provide at least one DNS nameserver when \`dnsPolicy\` is None`);
+  }
+  return compact({ dnsPolicy, dnsConfig });
+}
+
 /** A pod's spec (also the template of workloads). */
 export function decodePodSpec(f: Fields): PodSpec {
   return compact({
     nodeName: f.string('nodeName'),
     hostNetwork: f.boolean('hostNetwork'),
+    ...decodeDNS(f),
     containers: f.objects('containers', decodeContainer) ?? [],
     initContainers: f.objects('initContainers', decodeContainer),
     hostname: f.string('hostname'),

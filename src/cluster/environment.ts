@@ -13,6 +13,7 @@ import { checkCIDR, compact, Fields } from './fields.js';
 import { duplicate, invalid, type Reporter } from './issues.js';
 import { decodeKubeProxyConfiguration } from './kube-proxy-config.js';
 import { nameProblem } from './names.js';
+import { decodeEnvironmentDNS, type EnvironmentDNS } from './dns-settings.js';
 
 export const ENVIRONMENT_API_VERSION = 'kubepath.dev/v1alpha1';
 
@@ -60,6 +61,8 @@ export interface Environment {
   proxies?: ReverseProxy[];
   /** The applications: protocol, PROXY protocol, and how each finds the client's IP. */
   apps?: AppSpec[];
+  /** DNS: cluster domain, DNS Service, the nodes' resolv.conf, CoreDNS pod records, names outside. */
+  dns?: EnvironmentDNS;
 }
 
 const LB_FIELDS = ['delivery', 'mode', 'proxyProtocol', 'sourceAddress', 'product'];
@@ -191,6 +194,7 @@ export function decodeEnvironment(f: Fields): Environment {
     }),
     proxies: f.objects('proxies', decodeReverseProxy),
     apps: f.objects('apps', decodeApp),
+    dns: f.object('dns', decodeEnvironmentDNS),
     externalClients: f.objects('externalClients', (c) => ({
       name: c.string('name', { required: true }) ?? '',
       address: c.ip('address', { required: true }) ?? '',
@@ -198,7 +202,7 @@ export function decodeEnvironment(f: Fields): Environment {
   });
   const seen = (key: 'nodes' | 'externalClients' | 'proxies' | 'loadBalancers' | 'apps', names: string[]) =>
     names.forEach((n, i) => names.indexOf(n) < i && f.report.error(`${key}[${i}].name`, duplicate(n)));
-  f.only(['apiVersion', 'kind', 'metadata', 'serviceCIDRs', 'serviceNodePortRange', 'podNetwork', 'nodeNetwork', 'nodes', 'kubeProxy', 'externalClients', 'loadBalancer', 'loadBalancers', 'proxies', 'apps']);
+  f.only(['apiVersion', 'kind', 'metadata', 'serviceCIDRs', 'serviceNodePortRange', 'podNetwork', 'nodeNetwork', 'nodes', 'kubeProxy', 'externalClients', 'loadBalancer', 'loadBalancers', 'proxies', 'apps', 'dns']);
   seen('nodes', (env.nodes ?? []).map((n) => n.name));
   seen('externalClients', (env.externalClients ?? []).map((c) => c.name));
   seen('proxies', (env.proxies ?? []).map((p) => p.name));

@@ -19,6 +19,7 @@ import { type ClusterSource, readObjects } from './documents.js';
 import { convertEndpoints } from './endpoints.js';
 import { checkEndpointSlice, deriveEndpointSlices } from './endpointslices.js';
 import { resolveSettings } from './environment.js';
+import { resolveClusterDNS } from './dns-settings.js';
 import { ClusterLoadError, duplicate, Issues } from './issues.js';
 import { applyKubeProxyDefaults, decodeKubeProxyConfigMap, isKubeProxyConfigMap, KUBE_PROXY_CONFIGMAP, kubeProxyProblems, mergeKubeProxy } from './kube-proxy-config.js';
 import { admitIngresses, checkIngressReferences, defaultIngressClasses } from './ingresses.js';
@@ -194,6 +195,14 @@ export function loadCluster(sources: readonly ClusterSource[], options: LoadClus
   assignClusterIPs(valid, settings, assumptions);
   assignNodePorts(valid.filter((s) => s.report.errorCount === 0), settings.nodePortRange, assumptions);
 
+  const dns = resolveClusterDNS(
+    env?.object.dns,
+    valid.map((s) => s.object),
+    settings.serviceCIDRs,
+    settings.nodeNetwork,
+    assumptions,
+    (env?.report ?? issues.reporter(DEFAULTS_SOURCE)).at('dns'),
+  );
   const endpointSlices = endpointSlicesOf(catalog, services, pods, nodes, options, assumptions);
 
   // Ingresses: the DefaultIngressClass admission plugin, then what they point at.
@@ -229,6 +238,7 @@ export function loadCluster(sources: readonly ClusterSource[], options: LoadClus
     ...(settings.loadBalancers ? { loadBalancers: settings.loadBalancers } : {}),
     ...(settings.proxies ? { proxies: settings.proxies } : {}),
     ...(settings.apps ? { apps: settings.apps } : {}),
+    dns,
     assumptions: assumptions.list,
     ignored,
     warnings: issues.warnings,

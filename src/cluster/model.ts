@@ -170,6 +170,35 @@ export interface AppSpec {
   clientIP?: ClientIPStrategySpec;
 }
 
+/** A name outside the cluster and what the upstream resolvers answer for it (the Environment's `dns.external`). */
+export interface ExternalDNSName {
+  /** Lower case, without the trailing dot. */
+  name: string;
+  /** A and AAAA records. */
+  addresses?: string[];
+  /** A CNAME to another name (answered with that name's records). */
+  cname?: string;
+  /** A failure instead of records; NODATA: the name exists with no address. */
+  rcode?: 'NXDOMAIN' | 'NODATA' | 'SERVFAIL' | 'REFUSED';
+}
+
+/** CoreDNS's kubernetes plugin `pods` mode: no pod records, any dashed IP, or only pods that exist. */
+export type PodRecordsMode = 'disabled' | 'insecure' | 'verified';
+
+/** DNS in the cluster: kubelet's `--cluster-domain`/`--cluster-dns`, the nodes' resolv.conf, CoreDNS, the world outside. */
+export interface ClusterDNS {
+  clusterDomain: string;
+  /** `NS/NAME` of the DNS Service (CoreDNS behind it). */
+  service: string;
+  /** kubelet's `--cluster-dns`: the DNS Service's ClusterIPs. */
+  serviceIPs: string[];
+  /** The nodes' resolv.conf (kubelet `--resolv-conf`), for dnsPolicy Default and hostNetwork pods. */
+  node: { nameservers: string[]; searches: string[]; options: { name: string; value?: string }[] };
+  pods: PodRecordsMode;
+  /** Names outside the cluster; any other name outside it is NXDOMAIN. */
+  external: ExternalDNSName[];
+}
+
 export interface Cluster {
   namespaces: Namespace[];
   nodes: ClusterNode[];
@@ -196,6 +225,8 @@ export interface Cluster {
   proxies?: ReverseProxy[];
   /** Applications the Environment describes (others: HTTP, the TCP peer as client IP). */
   apps?: AppSpec[];
+  /** DNS: the Environment's `dns` over kubeadm's defaults (always set by loadCluster). */
+  dns?: ClusterDNS;
   assumptions: Assumption[];
   ignored: IgnoredObject[];
   /** Oddities that do not stop the load (e.g. a pod IP outside its node's podCIDR). Set by loadCluster. */

@@ -166,9 +166,26 @@ export interface PodCondition {
   status: 'True' | 'False' | 'Unknown';
 }
 
+/** `spec.dnsPolicy`: where the pod's resolv.conf comes from (the API server defaults ClusterFirst). */
+export type DNSPolicy = 'ClusterFirst' | 'ClusterFirstWithHostNet' | 'Default' | 'None';
+
+export interface PodDNSConfigOption {
+  name: string;
+  value?: string;
+}
+
+/** `spec.dnsConfig`: added to what the dnsPolicy gives (all of it, with `None`). */
+export interface PodDNSConfig {
+  nameservers?: string[];
+  searches?: string[];
+  options?: PodDNSConfigOption[];
+}
+
 export interface PodSpec {
   nodeName?: string;
   hostNetwork?: boolean;
+  dnsPolicy?: DNSPolicy;
+  dnsConfig?: PodDNSConfig;
   containers: Container[];
   initContainers?: Container[];
   /** With `subdomain` naming a headless Service, the pod's DNS name (StatefulSet pods have both). */

@@ -30,6 +30,10 @@ test('without an Environment: the defaults of the networks, one node, kube-proxy
       'Environment nodes: node-1 (no Node objects or Environment nodes were given: one node)',
       'Node node-1 status.addresses: InternalIP 192.168.0.2 (first free after the gateway in the node network 192.168.0.0/24, a default)',
       'Node node-1 spec.podCIDRs: 10.244.0.0/24 (next free /24 of the pod network, as the node IPAM controller allocates)',
+      "Environment dns.clusterDomain: cluster.local (kubelet's --cluster-domain as kubeadm sets it)",
+      "Environment dns.clusterDNS: 10.96.0.10 (kubelet's --cluster-dns: the tenth address of the service CIDR, where kubeadm puts kube-system/kube-dns)",
+      "Environment dns.node.nameservers: 192.168.0.1 (the node network's gateway as the nodes' resolver)",
+      "Environment dns.pods: insecure (kubeadm's Corefile)",
     ],
   );
   assert.deepEqual(c.nodes[0]!.kubeProxy, {
