@@ -10,6 +10,7 @@ import { type RulesFlags, runRules } from './rules.js';
 import { runTrace, type TraceFlags } from './trace.js';
 import { runDemo } from './demo.js';
 import { type EchoFlags, runEcho } from './echo.js';
+import { registerPolicyCommands } from './policy.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -148,6 +149,7 @@ Example:
       setExit(runRules({ ...flags, file: flags.filename }, io.stdout));
     });
 
+  registerPolicyCommands(program, io.stdout, setExit);
   return program;
 }
 

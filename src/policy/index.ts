@@ -12,7 +12,7 @@
  *
  * @module
  */
-export { compilePolicies, effectivePolicyTypes, PolicyIndex, type CompiledPeer, type CompiledPolicy, type CompiledRule, type Direction, type PodEntry, type PolicyOptions } from './compile.js';
+export { compilePolicies, effectivePolicyTypes, namedPorts, PolicyIndex, type CompiledPeer, type CompiledPolicy, type CompiledRule, type Direction, type PodEntry, type PolicyOptions } from './compile.js';
 export { Connections, PORT_PROTOCOLS } from './connections.js';
 export {
   allowedConnections,
@@ -35,3 +35,4 @@ export {
   type SkipReason,
 } from './evaluate.js';
 export { externalRanges, policyMatrix, workloadName, type Granularity, type Matrix, type MatrixOptions, type MatrixPair } from './matrix.js';
+export { DNS_LABEL, lintPolicies, type LintFinding, type LintKind } from './lint.js';
