@@ -385,6 +385,10 @@ function decodeRules<K extends 'from' | 'to'>(f: Fields, key: 'ingress' | 'egres
 export function decodeNetworkPolicy(f: Fields, metadata: ObjectMeta): NetworkPolicy {
   const spec: NetworkPolicySpec =
     f.object('spec', (s) => {
+      // In the API server's order: podSelector, ingress, egress, policyTypes.
+      const podSelector = s.object('podSelector', decodeLabelSelector) ?? {};
+      const ingress = decodeRules(s, 'ingress', 'from');
+      const egress = decodeRules(s, 'egress', 'to');
       const policyTypes = s.list('policyTypes', (v, r) => {
         if (v === 'Ingress' || v === 'Egress') return v as PolicyType;
         r.error('', unsupported(v, POLICY_TYPES));
@@ -392,12 +396,7 @@ export function decodeNetworkPolicy(f: Fields, metadata: ObjectMeta): NetworkPol
       });
       const raw = s.raw('policyTypes');
       if (Array.isArray(raw) && raw.length > 2) s.report.error('policyTypes', invalid(raw, 'may not specify more than two policyTypes'));
-      return compact({
-        podSelector: s.object('podSelector', decodeLabelSelector) ?? {},
-        policyTypes,
-        ingress: decodeRules(s, 'ingress', 'from'),
-        egress: decodeRules(s, 'egress', 'to'),
-      });
+      return compact({ podSelector, policyTypes, ingress, egress });
     }) ?? { podSelector: {} };
   return { apiVersion: NETWORKING_API_VERSION, kind: 'NetworkPolicy', metadata, spec };
 }
