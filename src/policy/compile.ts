@@ -71,6 +71,8 @@ export interface CompiledRule {
   readonly ports: readonly NetworkPolicyPort[] | undefined;
   /** The ports when none is named (the same for every destination pod). */
   readonly fixed: Connections | undefined;
+  /** With named ports: the ports per destination pod index, filled on first use. */
+  readonly resolved: Map<number, Connections>;
 }
 
 export interface CompiledPolicy {
@@ -113,7 +115,7 @@ export class PolicyIndex {
   readonly #byNamespace = new Map<string, CompiledPolicy[]>();
   readonly #byAddress = new Map<string, PodEntry>();
   readonly #byRef = new Map<string, PodEntry>();
-  readonly #selecting = new Map<string, readonly CompiledPolicy[]>();
+  readonly #selecting: Record<Direction, (readonly CompiledPolicy[] | undefined)[]> = { ingress: [], egress: [] };
 
   constructor(cluster: Cluster, options: PolicyOptions = {}) {
     this.options = { ipBlockMatchesPods: options.ipBlockMatchesPods ?? true, hostNetworkSelected: options.hostNetworkSelected ?? false };
@@ -161,6 +163,7 @@ export class PolicyIndex {
         peers: peers(list),
         ports: given,
         fixed: fixed.every((c) => c !== undefined) ? fixed.reduce((a, b) => a!.union(b!), Connections.NONE) : undefined,
+        resolved: new Map(),
       };
     };
     return {
@@ -205,12 +208,25 @@ export class PolicyIndex {
 
   /** The policies that select `pod` for `direction` (none for pods not policed). */
   selecting(pod: PodEntry, direction: Direction): readonly CompiledPolicy[] {
-    const key = `${direction}|${pod.index}`;
-    let out = this.#selecting.get(key);
+    const cache = this.#selecting[direction];
+    let out = cache[pod.index];
     if (!out) {
       const type: PolicyType = direction === 'ingress' ? 'Ingress' : 'Egress';
       out = !pod.policed ? [] : this.policiesIn(pod.namespace).filter((p) => p.policyTypes.includes(type) && matchesSelector(p.podSelector, pod.labels));
-      this.#selecting.set(key, out);
+      cache[pod.index] = out;
+    }
+    return out;
+  }
+
+  readonly #rules: Record<Direction, (readonly CompiledRule[] | undefined)[]> = { ingress: [], egress: [] };
+
+  /** The rules of every policy selecting `pod` for `direction`, in order (empty when not isolated). */
+  rulesAt(pod: PodEntry, direction: Direction): readonly CompiledRule[] {
+    const cache = this.#rules[direction];
+    let out = cache[pod.index];
+    if (!out) {
+      out = this.selecting(pod, direction).flatMap((p) => p[direction]);
+      cache[pod.index] = out;
     }
     return out;
   }
@@ -235,12 +251,16 @@ export class PolicyIndex {
   /** The connections a rule's ports allow toward `destination` (named ports are its container ports). */
   ruleConnections(rule: CompiledRule, destination: PodEntry | undefined): Connections {
     if (rule.fixed) return rule.fixed;
+    const key = destination?.index ?? -1;
+    const known = rule.resolved.get(key);
+    if (known) return known;
     let out = Connections.NONE;
     for (const p of rule.ports!) {
       const fixed = fixedPortConnections(p);
       if (fixed) out = out.union(fixed);
       else for (const c of namedPorts(p, destination)) out = out.union(Connections.ports(c.protocol ?? 'TCP', c.containerPort));
     }
+    rule.resolved.set(key, out);
     return out;
   }
 }

@@ -57,14 +57,26 @@ function sameRanges(a: Ranges, b: Ranges): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
+let ALL: Connections | undefined;
+let NONE: Connections | undefined;
+
 /** An immutable set of connections. */
 export class Connections {
   /** Every protocol and port (also ICMP and the rest): what a rule without `ports` allows. */
-  static readonly ALL = new Connections(true, new Map());
-  static readonly NONE = new Connections(false, new Map());
+  static get ALL(): Connections {
+    return (ALL ??= new Connections(true, new Map()));
+  }
+
+  static get NONE(): Connections {
+    return (NONE ??= new Connections(false, new Map()));
+  }
 
   readonly all: boolean;
   readonly #ports: ReadonlyMap<Protocol, Ranges>;
+  // Results already computed with another set: matrices combine the same few sets millions of times.
+  readonly #unions = new Map<Connections, Connections>();
+  readonly #intersections = new Map<Connections, Connections>();
+  #text: string | undefined;
 
   private constructor(all: boolean, ports: ReadonlyMap<Protocol, Ranges>) {
     this.all = all;
@@ -97,16 +109,30 @@ export class Connections {
   }
 
   union(other: Connections): Connections {
-    if (this.all || other.empty) return this;
+    if (this === other || this.all || other.empty) return this;
     if (other.all || this.empty) return other;
-    const m = new Map(this.#ports);
-    for (const [p, r] of other.#ports) m.set(p, unionRanges(m.get(p) ?? [], r));
-    return new Connections(false, m);
+    let out = this.#unions.get(other);
+    if (!out) {
+      const m = new Map(this.#ports);
+      for (const [p, r] of other.#ports) m.set(p, unionRanges(m.get(p) ?? [], r));
+      out = new Connections(false, m);
+      this.#unions.set(other, out);
+    }
+    return out;
   }
 
   intersect(other: Connections): Connections {
-    if (this.all) return other;
+    if (this.all || this === other) return other;
     if (other.all) return this;
+    let out = this.#intersections.get(other);
+    if (!out) {
+      out = this.#intersect(other);
+      this.#intersections.set(other, out);
+    }
+    return out;
+  }
+
+  #intersect(other: Connections): Connections {
     const m = new Map<Protocol, Ranges>();
     for (const [p, r] of this.#ports) {
       const o = other.#ports.get(p);
@@ -138,6 +164,10 @@ export class Connections {
    * such as ICMP, are in the set only when `all`).
    */
   toString(): string {
+    return (this.#text ??= this.#format());
+  }
+
+  #format(): string {
     if (this.allPorts) return 'All Connections';
     if (this.#ports.size === 0) return 'No Connections';
     return PORT_PROTOCOLS.filter((p) => this.#ports.has(p))

@@ -148,16 +148,15 @@ function ruleMatchesPeer(index: PolicyIndex, rule: CompiledRule, who: Peer): boo
  * ports of every rule whose peers include `peer`.
  */
 export function directionConnections(index: PolicyIndex, direction: Direction, at: PodEntry, peer: Peer): Connections {
-  const policies = index.selecting(at, direction);
-  if (policies.length === 0) return Connections.ALL;
+  if (index.selecting(at, direction).length === 0) return Connections.ALL;
+  const rules = index.rulesAt(at, direction);
   const destination = direction === 'ingress' ? at : peer.pod;
   let out = Connections.NONE;
-  for (const p of policies) {
-    for (const rule of p[direction]) {
-      if (!ruleMatchesPeer(index, rule, peer)) continue;
-      out = out.union(index.ruleConnections(rule, destination));
-      if (out.all) return out;
-    }
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
+    if (!ruleMatchesPeer(index, rule, peer)) continue;
+    out = out.union(index.ruleConnections(rule, destination));
+    if (out.all) return out;
   }
   return out;
 }

@@ -71,7 +71,13 @@ function groups(cluster: Cluster, index: PolicyIndex, granularity: Granularity):
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-const podPeer = (pod: PodEntry): Peer => ({ pod, address: pod.addresses[0] });
+const peers = new WeakMap<PodEntry, Peer>();
+/** A pod as a peer (its first address), made once per pod. */
+const podPeer = (pod: PodEntry): Peer => {
+  let p = peers.get(pod);
+  if (!p) peers.set(pod, (p = { pod, address: pod.addresses[0] }));
+  return p;
+};
 
 /** What any pod of `a` may open to any pod of `b` (the union over their pods). */
 function groupConnections(index: PolicyIndex, a: readonly PodEntry[], b: readonly PodEntry[], only: Connections): Connections {
