@@ -10,9 +10,9 @@
 import { formatIP, ipv4, ipv6, type IPAddress, type IPFamily, type IPNetwork } from '../net/index.js';
 import type { Cluster } from '../cluster/index.js';
 import { matchesSelector } from '../cluster/index.js';
-import type { Direction, PodEntry, PolicyIndex } from './compile.js';
+import type { CompiledRule, Direction, PodEntry, PolicyIndex } from './compile.js';
 import { Connections, PORT_PROTOCOLS } from './connections.js';
-import { allowedConnections, type Peer } from './evaluate.js';
+import { allowedConnections, type Peer, peerMatches } from './evaluate.js';
 
 export type Granularity = 'pod' | 'workload';
 
@@ -79,13 +79,58 @@ const podPeer = (pod: PodEntry): Peer => {
   return p;
 };
 
+/** The pods (by index) a rule's peers select: every policed pod when it has none. */
+function ruleMembers(index: PolicyIndex, rule: CompiledRule, memo: Map<CompiledRule, number[]>): number[] {
+  let out = memo.get(rule);
+  if (out) return out;
+  const policed = index.pods.filter((p) => p.policed);
+  out = (rule.peers ? policed.filter((pod) => rule.peers!.some((peer) => peerMatches(index, peer, podPeer(pod)))) : policed).map((p) => p.index);
+  memo.set(rule, out);
+  return out;
+}
+
+/**
+ * Pod-to-pod connections for a whole matrix, a row per pod and direction at once: for each rule
+ * at a pod, the pods its peers select get its ports. Undefined rows are pods not isolated.
+ */
+class PodConnections {
+  readonly #index: PolicyIndex;
+  readonly #members = new Map<CompiledRule, number[]>();
+  readonly #ingress: (Connections[] | null | undefined)[] = [];
+
+  constructor(index: PolicyIndex) {
+    this.#index = index;
+  }
+
+  /** Row of `direction` at `at`: per peer pod index, what the rules allow (null: not isolated). */
+  row(at: PodEntry, direction: Direction): Connections[] | null {
+    const index = this.#index;
+    if (index.selecting(at, direction).length === 0) return null;
+    const acc = new Array<Connections>(index.pods.length).fill(Connections.NONE);
+    for (const rule of index.rulesAt(at, direction)) {
+      const fixed = direction === 'ingress' ? index.ruleConnections(rule, at) : rule.fixed;
+      for (const m of ruleMembers(index, rule, this.#members)) acc[m] = acc[m]!.union(fixed ?? index.ruleConnections(rule, index.pods[m]));
+    }
+    return acc;
+  }
+
+  ingressRow(at: PodEntry): Connections[] | null {
+    let r = this.#ingress[at.index];
+    if (r === undefined) this.#ingress[at.index] = r = this.row(at, 'ingress');
+    return r;
+  }
+}
+
 /** What any pod of `a` may open to any pod of `b` (the union over their pods). */
-function groupConnections(index: PolicyIndex, a: readonly PodEntry[], b: readonly PodEntry[], only: Connections): Connections {
+function groupConnections(rows: PodConnections, egress: Map<PodEntry, Connections[] | null>, a: readonly PodEntry[], b: readonly PodEntry[], only: Connections): Connections {
   let out = Connections.NONE;
   for (const s of a) {
+    const eg = egress.get(s)!;
     for (const d of b) {
       if (s === d) continue;
-      out = out.union(allowedConnections(index, podPeer(s), podPeer(d)).intersect(only));
+      const ing = rows.ingressRow(d);
+      const conn = (eg ? eg[d.index]! : Connections.ALL).intersect(ing ? ing[s.index]! : Connections.ALL);
+      out = out.union(conn.intersect(only));
       if (out.all) return out;
     }
   }
@@ -171,11 +216,14 @@ export function policyMatrix(cluster: Cluster, index: PolicyIndex, options: Matr
   const only = onlyPort(options.port);
   const byName = groups(cluster, index, granularity);
   const names = [...byName.keys()];
+  const rows = new PodConnections(index);
   const pairs: MatrixPair[] = [];
   for (const src of names) {
+    const from = byName.get(src)!;
+    const egress = new Map(from.map((p) => [p, rows.row(p, 'egress')]));
     for (const dst of names) {
       if (src === dst) continue;
-      pairs.push({ src, dst, conn: groupConnections(index, byName.get(src)!, byName.get(dst)!, only).toString() });
+      pairs.push({ src, dst, conn: groupConnections(rows, egress, from, byName.get(dst)!, only).toString() });
     }
   }
   const sources = externalRanges(index, 'ingress');

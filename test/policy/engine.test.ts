@@ -174,3 +174,28 @@ test('connections: union, intersection and np-guard text', () => {
   assert.equal(everyPort.toString(), 'All Connections');
   assert.equal(everyPort.has(undefined, undefined), false, 'but no ICMP');
 });
+
+test('the matrix computed row by row gives what allowedConnections gives for each pair', async () => {
+  const { cluster } = await import('./helpers.js');
+  const { compilePolicies, policyMatrix } = await import('../../src/policy/index.js');
+  const c = cluster(
+    ...NS,
+    WEB,
+    API,
+    OTHER,
+    pod('shop/web2', '{app: web}', '10.244.1.12', 'ports: [{name: http, containerPort: 9090}]'),
+    policy('shop/a', '{podSelector: {matchLabels: {app: web}}, ingress: [{from: [{podSelector: {matchLabels: {app: api}}}, {ipBlock: {cidr: 10.244.1.16/28}}], ports: [{port: http}]}]}'),
+    policy('shop/b', '{podSelector: {matchLabels: {app: api}}, policyTypes: [Egress], egress: [{to: [{podSelector: {}}], ports: [{port: http}, {port: 53, protocol: UDP}]}]}'),
+    policy('team/c', '{podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {team: shop}}}], ports: [{port: 22, endPort: 25}]}]}'),
+  );
+  const ix = compilePolicies(c);
+  const m = policyMatrix(c, ix);
+  assert.equal(m.pairs.length, 12);
+  for (const pair of m.pairs) {
+    const s = ix.pod(pair.src.replace('[Pod]', ''))!;
+    const d = ix.pod(pair.dst.replace('[Pod]', ''))!;
+    assert.equal(pair.conn, allowedConnections(ix, { pod: s, address: s.addresses[0] }, { pod: d, address: d.addresses[0] }).toString(), `${pair.src} => ${pair.dst}`);
+  }
+  assert.equal(m.pairs.find((p) => p.src === 'shop/api[Pod]' && p.dst === 'shop/web2[Pod]')?.conn, 'TCP 9090');
+  assert.equal(m.pairs.find((p) => p.src === 'team/tool[Pod]' && p.dst === 'shop/web[Pod]')?.conn, 'TCP 8080', 'the ipBlock holds 10.244.1.20');
+});
