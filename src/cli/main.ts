@@ -12,6 +12,7 @@ import { runDemo } from './demo.js';
 import { type EchoFlags, runEcho } from './echo.js';
 import { addLabCommand } from './lab.js';
 import { registerDns } from './dns.js';
+import { registerPolicyCommands } from './policy.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -152,6 +153,7 @@ Example:
 
   addLabCommand(program, io, setExit, manifestsOption);
   registerDns(program, io, setExit);
+  registerPolicyCommands(program, io.stdout, setExit);
   return program;
 }
 

@@ -7,11 +7,11 @@
  */
 import type { RawObject } from './documents.js';
 import type { IgnoredObject } from './model.js';
-import type { ConfigMap, EndpointSlice, Endpoints, Ingress, IngressClass, KubeProxyConfiguration, Namespace, Node, ObjectMeta, Pod, Service, Workload, WorkloadKind } from './objects.js';
+import type { ConfigMap, EndpointSlice, Endpoints, Ingress, IngressClass, KubeProxyConfiguration, Namespace, NetworkPolicy, Node, ObjectMeta, Pod, Service, Workload, WorkloadKind } from './objects.js';
 import { decodeEndpoints, decodeEndpointSlice } from './decode-discovery.js';
 import { decodeMeta, decodeNode, decodePod, decodeService } from './decode-core.js';
 import { decodeWorkload } from './decode-apps.js';
-import { decodeIngress, decodeIngressClass, NETWORKING_API_VERSION } from './decode-networking.js';
+import { decodeIngress, decodeIngressClass, decodeNetworkPolicy, NETWORKING_API_VERSION } from './decode-networking.js';
 import { decodeEnvironment, ENVIRONMENT_API_VERSION, type Environment } from './environment.js';
 import { compact, Fields } from './fields.js';
 import { invalid, type Issues, REQUIRED, type Reporter, unsupported } from './issues.js';
@@ -30,6 +30,7 @@ export type Decoded = (
   | { kind: 'ConfigMap'; object: ConfigMap }
   | { kind: 'Ingress'; object: Ingress }
   | { kind: 'IngressClass'; object: IngressClass }
+  | { kind: 'NetworkPolicy'; object: NetworkPolicy }
   | { kind: 'KubeProxyConfiguration'; object: KubeProxyConfiguration }
   | { kind: 'Environment'; object: Environment }
 ) & { report: Reporter };
@@ -57,6 +58,7 @@ const KINDS: Record<Kind, KindInfo> = {
   DaemonSet: { apiVersion: 'apps/v1', scope: 'namespaced', names: 'dns1123Subdomain' },
   Ingress: { apiVersion: NETWORKING_API_VERSION, scope: 'namespaced', names: 'dns1123Subdomain' },
   IngressClass: { apiVersion: NETWORKING_API_VERSION, scope: 'cluster', names: 'dns1123Subdomain' },
+  NetworkPolicy: { apiVersion: NETWORKING_API_VERSION, scope: 'namespaced', names: 'dns1123Subdomain' },
   KubeProxyConfiguration: { apiVersion: KUBE_PROXY_API_VERSION, scope: 'config', names: 'dns1123Subdomain' },
   Environment: { apiVersion: ENVIRONMENT_API_VERSION, scope: 'config', names: 'dns1123Subdomain' },
 };
@@ -92,6 +94,8 @@ function decodeBody(kind: Kind, f: Fields, metadata: ObjectMeta): Decoded['objec
       return decodeIngress(f, metadata);
     case 'IngressClass':
       return decodeIngressClass(f, metadata);
+    case 'NetworkPolicy':
+      return decodeNetworkPolicy(f, metadata);
     case 'KubeProxyConfiguration':
       return compact({ apiVersion: KUBE_PROXY_API_VERSION, kind, ...decodeKubeProxyConfiguration(f) });
     case 'Environment':

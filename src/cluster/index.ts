@@ -21,6 +21,6 @@ export { MANAGED_BY_LABEL, MAX_ENDPOINTS_PER_SLICE, findPort, isPodReady, type R
 export { externallyAccessible, needsHealthCheck } from './services.js';
 export { matchesMap, matchesSelector } from './selectors.js';
 export { parsePatch, PatchError, type ObjectPatch } from './patches.js';
-export { NETWORKING_API_VERSION, PATH_TYPES, ingressHostProblems } from './decode-networking.js';
+export { NETWORKING_API_VERSION, PATH_TYPES, POLICY_TYPES, ingressHostProblems, labelKeyProblem, labelValueProblem } from './decode-networking.js';
 export { defaultIngressClass } from './ingresses.js';
 export { proxyUpstreamOf, type ProxyUpstream } from './reverse-proxies.js';

@@ -228,6 +228,8 @@ export function loadCluster(sources: readonly ClusterSource[], options: LoadClus
     endpointSlices,
     ingresses: ingresses.map((i) => i.object),
     ingressClasses: ingressClasses.map((c) => c.object),
+    networkPolicies: catalog.ok('NetworkPolicy').map((p) => p.object),
+    workloads: catalog.ok('Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet').map((w) => w.object),
     configMaps: catalog.ok('ConfigMap').map((c) => c.object),
     serviceCIDRs: settings.serviceCIDRs.map(formatNetwork),
     podNetwork: settings.podNetwork,

@@ -13,9 +13,11 @@ import type {
   IPFamily,
   KubeProxyConfiguration,
   Namespace,
+  NetworkPolicy,
   Node,
   Pod,
   Service,
+  Workload,
 } from './objects.js';
 
 /** Where a value came from: `file#document` and a field path, e.g. `svc.yaml#2 spec.ports[0].targetPort`. */
@@ -208,6 +210,10 @@ export interface Cluster {
   /** networking.k8s.io/v1 Ingresses, with the default IngressClass filled in as the API server's admission does. */
   ingresses: Ingress[];
   ingressClasses: IngressClass[];
+  /** networking.k8s.io/v1 NetworkPolicies as given (validated; defaults are the policy engine's to apply). Always set by loadCluster. */
+  networkPolicies?: NetworkPolicy[];
+  /** The workloads given (Deployments, ReplicaSets, StatefulSets, DaemonSets), to name pods by the workload that made them. Always set by loadCluster. */
+  workloads?: Workload[];
   /** Every ConfigMap with its data (kube-proxy's too). */
   configMaps: ConfigMap[];
   /** Service CIDRs, one per family (`--service-cluster-ip-range`). */

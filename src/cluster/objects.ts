@@ -374,6 +374,64 @@ export interface IngressClass {
   };
 }
 
+/** NetworkPolicy `policyTypes` values. */
+export type PolicyType = 'Ingress' | 'Egress';
+
+/** A NetworkPolicy rule's port: a number or a container port name, a protocol (default TCP), and with a number an `endPort` range. */
+export interface NetworkPolicyPort {
+  protocol?: Protocol;
+  /** Absent: every port of the protocol. A string names a container port of the destination pod. */
+  port?: IntOrString;
+  /** With a numeric `port`: the range `port`..`endPort`. */
+  endPort?: number;
+}
+
+/** A CIDR and the CIDRs inside it that are left out. */
+export interface IPBlock {
+  cidr: string;
+  except?: string[];
+}
+
+/**
+ * A peer: pods by `podSelector` (in the policy's namespace unless `namespaceSelector` is given),
+ * pods of namespaces by `namespaceSelector`, both (pods matching the one in namespaces matching the
+ * other), or an `ipBlock` alone. An empty selector `{}` selects everything; an absent one nothing
+ * of its own.
+ */
+export interface NetworkPolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: IPBlock;
+}
+
+/** Absent or empty `from`/`to`: every peer; absent or empty `ports`: every port. */
+export interface NetworkPolicyIngressRule {
+  from?: NetworkPolicyPeer[];
+  ports?: NetworkPolicyPort[];
+}
+
+export interface NetworkPolicyEgressRule {
+  to?: NetworkPolicyPeer[];
+  ports?: NetworkPolicyPort[];
+}
+
+export interface NetworkPolicySpec {
+  /** The pods the policy applies to, in its namespace; `{}` selects all of them. */
+  podSelector: LabelSelector;
+  /** As given; absent means `[Ingress]`, plus `Egress` when there are egress rules (the API server's default). */
+  policyTypes?: PolicyType[];
+  ingress?: NetworkPolicyIngressRule[];
+  egress?: NetworkPolicyEgressRule[];
+}
+
+/** networking.k8s.io/v1 NetworkPolicy. */
+export interface NetworkPolicy {
+  apiVersion?: string;
+  kind?: 'NetworkPolicy';
+  metadata: ObjectMeta;
+  spec: NetworkPolicySpec;
+}
+
 /** kube-proxy's local-traffic detector modes (`--detect-local-mode`). */
 export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix';
 
