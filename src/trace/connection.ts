@@ -209,6 +209,7 @@ function leg(input: ConnectionInput, journey: JourneyInput, by: string, payload:
       const opened: JourneyInput = {
         network: journey.network,
         loadBalancers: journey.loadBalancers,
+        ...(journey.networkPolicy ? { networkPolicy: journey.networkPolicy } : {}),
         ...(journey.roundTrip !== undefined ? { roundTrip: journey.roundTrip } : {}),
         from: u.from,
         packet: u.packet,

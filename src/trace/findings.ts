@@ -127,9 +127,29 @@ function chainFindings(outcomes: readonly ConnectionOutcome[], client: string, o
   }
 }
 
+/** NetworkPolicy drops where the client's own address would have passed: the source was rewritten on the way (the ipBlock trap). */
+function policyFindings(outcomes: readonly JourneyOutcome[], client: string, out: Finding[]): void {
+  for (const o of outcomes) {
+    if (o.disposition !== 'drop') continue;
+    const check = [...o.steps].reverse().find((s) => s.networkPolicy?.verdict === 'deny');
+    if (!check?.networkPolicy?.clientWouldPass) continue;
+    const svc = masqueradedService(o);
+    const seen = check.detail.split(' -> ')[0]!.replace(/:\d+$/, '');
+    add(out, {
+      severity: 'warning',
+      title: `${check.networkPolicy.clientWouldPass} would let ${client} in, but the packet arrives from ${seen}`,
+      detail: svc
+        ? `svc/${svc} has externalTrafficPolicy: Cluster: the node the connection entered masqueraded it (KUBE-MARK-MASQ, MASQUERADE) before forwarding it to the pod's node, and NetworkPolicy is judged on the packet as it arrives there. (Entered on the pod's own node, the policy agent still sees the client: it judges in FORWARD, before that node's SNAT.)`
+        : `a hop on the way rewrote the source address, and NetworkPolicy is judged on the packet as it arrives at the pod`,
+      ...(svc ? { fix: `svc/${svc}.spec.externalTrafficPolicy=Local`, cost: 'nodes without a ready endpoint then drop the traffic; clients must enter on, or be balanced to, nodes that run one' } : {}),
+    });
+  }
+}
+
 /** Findings for one journey. `clientAddress` is the address the client sent from. */
 export function findingsOf(plan: JourneyPlan, all: readonly ConnectionOutcome[], clientAddress: string): Finding[] {
   const out: Finding[] = [];
+  policyFindings(all, clientAddress, out);
   chainFindings(all.filter((o) => o.hops.length > 0 || o.app.forgeable), clientAddress, out);
   const outcomes = all.filter((o) => o.hops.length === 0);
   const svc = plan.service?.object;

@@ -12,6 +12,8 @@ import { formatEndpoint, formatIP, type IPAddress, type Packet, parseIP } from '
 import { ConntrackTable, type Outcome, type PacketEntry, type RuleRef, type SocketOwner, type TraceRequest } from '../netfilter/index.js';
 import type { CloudL7Provider } from '../edge/http-proxy.js';
 import { type BackendChoice, chooseBackends, type LoadBalancerInput } from '../edge/loadbalancer.js';
+import type { PolicyIndex } from '../policy/index.js';
+import { checkNetworkPolicy } from './network-policy.js';
 
 /** The kind of a step, in the words of GCP Connectivity Tests. */
 export type StepState =
@@ -38,7 +40,12 @@ export type StepState =
   /** A proxy's choice of where to send (an Ingress rule, Envoy's cluster, the LB's backend). */
   | 'ROUTE'
   | 'PROXY_CONNECTION'
-  | 'APPLY_CLIENT_IP_STRATEGY';
+  | 'APPLY_CLIENT_IP_STRATEGY'
+  /** NetworkPolicy at a pod (its node's policy agent), or why a check did not apply. */
+  | 'APPLY_EGRESS_NETWORK_POLICY'
+  | 'APPLY_INGRESS_NETWORK_POLICY'
+  | 'SKIP_EGRESS_NETWORK_POLICY'
+  | 'SKIP_INGRESS_NETWORK_POLICY';
 
 export interface JourneyStep {
   state: StepState;
@@ -53,6 +60,10 @@ export interface JourneyStep {
   probability?: number;
   /** For APPLY_HEALTH_CHECK: each node's answer. */
   healthChecks?: { node: string; healthy: boolean; httpStatus?: number; localEndpoints?: number }[];
+  /** For APPLY_*_NETWORK_POLICY: the verdict, every selecting policy, the rule that allowed it; `clientWouldPass`: the rule the client's own address would have passed. */
+  networkPolicy?: { direction: 'ingress' | 'egress'; verdict: 'allow' | 'deny'; policies: string[]; allowedBy?: string; clientWouldPass?: string };
+  /** For DROP: why, when it is not a rule of the host's netfilter (`NETWORK_POLICY`). */
+  cause?: 'NETWORK_POLICY';
 }
 
 /** One host on the way, and the rewrites it made. */
@@ -143,6 +154,8 @@ export interface JourneyInput {
   /** The sending socket's owner (`-m owner`) and mark (SO_MARK), for a connection a local proxy opens. */
   socket?: SocketOwner;
   mark?: number;
+  /** The cluster's NetworkPolicies, judged at the nodes (absent: no checks, no steps). */
+  networkPolicy?: PolicyIndex;
 }
 
 const MAX_HOPS = 24;
@@ -161,6 +174,8 @@ interface State {
   tables: Map<string, ConntrackTable>;
   /** Load balancer sessions: backend destination → VIP, to rewrite replies. */
   lbSessions: { client: string; backend: string; vip: string; lb: string }[];
+  /** The local pod the packet came from when it reached this node (its egress is judged here). */
+  fromPod?: string;
 }
 
 function show(p: Packet): string {
@@ -236,6 +251,8 @@ interface Walk {
   reply: boolean;
   /** The client's original destination, for replies. */
   origin?: { client: string; destination: string };
+  /** NetworkPolicy, and the address this leg was opened from (first packets only: replies are established). */
+  policy?: { index: PolicyIndex; client: IPAddress };
 }
 
 function lbKey(ip: IPAddress, port: number | undefined): string {
@@ -355,6 +372,12 @@ function delivered(w: Walk, host: NetworkHost, st: State, o: Outcome): JourneyOu
     const reason = ok ? `the client gets the answer from ${from}, the address it called` : `the client called ${w.origin.destination} but the answer comes from ${from}: no such connection, the client drops it (TCP answers with RST)`;
     return end(st, ok ? 'deliver' : 'drop', p, reason, [{ state: ok ? 'DELIVER' : 'DROP', at: host.id, detail: reason }], host.id);
   }
+  if (w.policy && host.kind === 'node') {
+    const checked = st.fromPod ? checkNetworkPolicy(w.policy.index, o, st.fromPod, undefined, w.policy.client) : { steps: [] };
+    if (checked.denied) return end(st, 'drop', p, checked.denied, checked.steps);
+    const skip: JourneyStep = { state: 'SKIP_INGRESS_NETWORK_POLICY', at: host.id, detail: `delivered to ${host.id} itself (the host network), not to a pod: NetworkPolicy selects pods only` };
+    st = { ...st, steps: [...st.steps, ...checked.steps, skip] };
+  }
   if (host.listens && p.destinationPort !== undefined && !host.listens(p.protocol, p.destinationPort)) {
     const reason = `nothing listens on ${formatEndpoint(p.destination, p.destinationPort)} in ${host.id} (TCP answers with RST)`;
     return end(st, 'reject', p, reason, [{ state: 'REJECT', at: host.id, detail: reason }]);
@@ -378,8 +401,14 @@ function forwarded(w: Walk, host: NetworkHost, st: State, o: Outcome): JourneyOu
   const next = w.network.nextHop(host.id, o);
   if (lb && (host.kind === 'client' || ('host' in next && next.host.kind === 'router'))) return viaLoadBalancer(w, st, lb, p);
   if (!('host' in next)) return [end(st, 'drop', p, next.unreachable, [{ state: 'DROP', at: host.id, detail: next.unreachable }])];
+  let steps = st.steps;
+  if (w.policy && host.kind === 'node' && (st.fromPod || next.host.kind === 'pod')) {
+    const checked = checkNetworkPolicy(w.policy.index, o, st.fromPod, next.host.kind === 'pod' ? next.host.id : undefined, w.policy.client);
+    if (checked.denied) return [end(st, 'drop', p, checked.denied, checked.steps)];
+    steps = [...steps, ...checked.steps];
+  }
   const entry: PacketEntry = { kind: 'incoming', interface: next.interface };
-  return walk(w, { ...st, host: next.host.id, request: { packet: p, entry }, hops: st.hops + 1 });
+  return walk(w, { ...st, steps, host: next.host.id, request: { packet: p, entry }, hops: st.hops + 1, fromPod: host.kind === 'pod' ? host.id : undefined });
 }
 
 /** Trace a connection's first packet across the network; with `roundTrip`, also each delivered branch's reply. */
@@ -397,7 +426,7 @@ export function traceJourney(input: JourneyInput): JourneyOutcome[] {
     tables: new Map(),
     lbSessions: [],
   };
-  const w: Walk = { network: input.network, loadBalancers: input.loadBalancers, reply: false };
+  const w: Walk = { network: input.network, loadBalancers: input.loadBalancers, reply: false, ...(input.networkPolicy ? { policy: { index: input.networkPolicy, client: input.packet.source } } : {}) };
   const outcomes = walk(w, st);
   if (!input.roundTrip) return outcomes;
   return outcomes.map((o) => (o.disposition === 'deliver' && o.endpoint && input.network.host(o.endpoint) ? { ...o, reply: replyOf(input, o) } : o));

@@ -304,6 +304,7 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
       loadBalancers: loadBalancers(world, via, notes),
       roundTrip: args.roundTrip ?? false,
       ...(world.sidecarOf(c.host) ? { socket: APP_SOCKET } : {}),
+      ...(world.networkPolicies() ? { networkPolicy: world.networkPolicies()! } : {}),
     },
     httpHost: httpHost ?? ([80, 443].includes(port) ? formatIP(dst) : hostPort),
     ...(targetKind === 'loadBalancer' ? { loadBalancerAddress: hostPort } : {}),

@@ -31,6 +31,7 @@ import {
   tryParseIP,
 } from '../net/index.js';
 import { buildHost, type Host, parseRoute, parseRuleset, type Ruleset } from '../netfilter/index.js';
+import { compilePolicies, type PolicyIndex } from '../policy/index.js';
 import { compileIstioRules, istioCaptureOf, type IstioRules, type IstioSidecar } from '../sidecar/index.js';
 
 /** The built network and what it was built from. */
@@ -56,6 +57,8 @@ export interface World {
   readonly podAt: (host: string) => Pod | undefined;
   /** The Istio sidecar of a pod (by host id), when it has one that captures traffic. */
   readonly sidecarOf: (host: string) => IstioSidecar | undefined;
+  /** The cluster's NetworkPolicies compiled (once, on first use); undefined when there are none. */
+  readonly networkPolicies: () => PolicyIndex | undefined;
   /** What was assumed to build the network. */
   readonly assumptions: readonly string[];
 }
@@ -327,6 +330,7 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     return id;
   };
 
+  let policyIndex: PolicyIndex | undefined;
   return {
     cluster,
     network,
@@ -336,6 +340,11 @@ export function buildWorld(cluster: Cluster, capabilities: HostCapabilities = {}
     addEdgeHost,
     podAt: (host) => podsByHost.get(host),
     sidecarOf: (host) => sidecars.get(host),
+    networkPolicies: () => {
+      if ((cluster.networkPolicies ?? []).length === 0) return undefined;
+      policyIndex ??= compilePolicies(cluster);
+      return policyIndex;
+    },
     spareNodeAddress: (f) => {
       const net = nodeNets.get(f);
       if (!net) return undefined;
