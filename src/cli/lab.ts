@@ -14,7 +14,7 @@ import { buildLab, LabBuildError, labRunning, type Phase } from '../lab/build.js
 import { labNamespaces, processesIn } from '../lab/namespaces.js';
 import { readState, stateDir, stateLabs } from '../lab/state.js';
 import { teardown } from '../lab/teardown.js';
-import { LAB_NAME, type LabPlan, planLab } from '../lab/topology.js';
+import { LAB_NAME, type LabPlan, type LabTools, planLab } from '../lab/topology.js';
 import { type CheckResult, checksOf, predict, probe, verifyLab } from '../lab/verify.js';
 import { percent, type Style, styleFor, table } from '../report/style.js';
 import { buildWorld, type World } from '../trace/world.js';
@@ -46,9 +46,16 @@ function requireRoot(): void {
   }
 }
 
+let tools: LabTools | undefined;
+/** Which optional programs this host has (looked up once). */
+function labTools(): LabTools {
+  tools ??= { haproxy: !spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).error };
+  return tools;
+}
+
 function worldOf(sources: ClusterSource[], name: string): { world: World; plan: LabPlan } {
   const world = buildWorld(loadCluster(sources));
-  return { world, plan: planLab(world, name) };
+  return { world, plan: planLab(world, name, labTools()) };
 }
 
 /** The lab's state, or a UserError saying it is not up. */
@@ -63,7 +70,11 @@ function statusRows(plan: LabPlan, style: Style): string[][] {
   const present = new Set(labNamespaces(plan.name));
   const serves = new Map<string, string>();
   for (const s of plan.servers) serves.set(s.ns, s.kind === 'echo' ? `kubepath echo :${s.ports.join(',')}` : `health check ${s.services.map((x) => `:${x.port} (${x.localEndpoints} local)`).join(', ')}`);
-  if (plan.loadBalancer) serves.set(plan.loadBalancer.ns, plan.loadBalancer.vips.map((v) => `${v.vip}:${v.port} → ${v.delivery === 'VIP' ? 'VIP' : `nodePort ${v.nodePort}`}`).join(', '));
+  if (plan.loadBalancer) {
+    const lb = plan.loadBalancer;
+    const proxied = (lb.proxies ?? []).map((p) => `HAProxy ${p.vip}:${p.port} (${p.mode}${p.sendProxy ? `, PROXY v${p.sendProxy}` : p.mode === 'http' ? ', forwardfor' : ''}) → nodePort ${p.nodePort} from ${p.source}`);
+    serves.set(lb.ns, [...lb.vips.map((v) => `${v.vip}:${v.port} → ${v.delivery === 'VIP' ? 'VIP' : `nodePort ${v.nodePort}`}`), ...proxied].join(', '));
+  }
   const rows = [['ROLE', 'HOST', 'NAMESPACE', 'ADDRESSES', 'RUNS', 'STATE']];
   for (const n of plan.namespaces) {
     const running = (procs.get(n.name) ?? []).length;
@@ -222,17 +233,26 @@ async function verify(flags: { filename?: string[]; name?: string; connections: 
   const checks = checksOf(world, plan);
   const style = styleFor(io.stdout);
   const results = await verifyLab(world, plan, checks, { connections, timeoutMs: 1000, parallel: 3 }, (r: CheckResult) => {
-    if (!flags.json && io.stderr.isTTY) io.stderr.write(`  ${r.ok ? style.green('✓') : style.red('✗')} ${r.from} → ${r.to}\n`);
+    if (!flags.json && io.stderr.isTTY) io.stderr.write(`  ${r.skipped ? style.dim('-') : r.ok ? style.green('✓') : style.red('✗')} ${r.from} → ${r.to}\n`);
   });
   const ok = results.every((r) => r.ok);
   if (flags.json) {
-    io.stdout.write(JSON.stringify({ ok, checks: results.map((r) => ({ from: r.from, to: r.to, ok: r.ok, predicted: r.predicted, observed: r.observed, connections: r.connections, problems: r.problems })) }, null, 2) + '\n');
+    io.stdout.write(
+      JSON.stringify(
+        { ok, checks: results.map((r) => ({ from: r.from, to: r.to, ok: r.ok, ...(r.skipped ? { skipped: r.skipped } : {}), predicted: r.predicted, observed: r.observed, connections: r.connections, problems: r.problems })) },
+        null,
+        2,
+      ) + '\n',
+    );
   } else {
     const rows = [['FROM', 'TO', 'WAY', 'TRACE PREDICTS', 'LAB OBSERVED', '']];
-    for (const r of results) rows.push([r.from, r.to, r.way, shares(r.predicted), `${shares(r.observed)} (${r.connections})`, r.ok ? style.green('ok') : style.red('MISMATCH')]);
+    for (const r of results) rows.push([r.from, r.to, r.way, shares(r.predicted) || '-', r.skipped ? '-' : `${shares(r.observed)} (${r.connections})`, r.skipped ? style.yellow('skipped') : r.ok ? style.green('ok') : style.red('MISMATCH')]);
     io.stdout.write(table(rows, style) + '\n');
     for (const r of results.filter((x) => !x.ok)) io.stdout.write(`${style.red('mismatch')} ${r.from} → ${r.to}: ${r.problems.join('; ')}\n`);
-    io.stdout.write(`${results.filter((r) => r.ok).length} of ${results.length} checks agree with the trace (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+    const skippedWhy = [...new Set(results.flatMap((r) => (r.skipped ? [r.skipped] : [])))];
+    for (const why of skippedWhy) io.stdout.write(`${style.yellow('skipped')} ${results.filter((r) => r.skipped === why).length} check(s): ${why}\n`);
+    const ran = results.filter((r) => !r.skipped);
+    io.stdout.write(`${ran.filter((r) => r.ok).length} of ${ran.length} checks agree with the trace${results.length > ran.length ? `, ${results.length - ran.length} skipped` : ''} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   }
   return ok ? EXIT.ok : LAB_MISMATCH;
 }

@@ -87,7 +87,7 @@ export async function buildLab(plan: LabPlan, sources: ClusterSource[], onPhase:
     // them: a socket bound to 0.0.0.0 needs only its namespace.
     const t = performance.now();
     const started = Promise.allSettled(
-      plan.servers.map((s) => (s.kind === 'echo' ? startAgent(plan.name, s.ns, 'echo', s.ports.map(String)) : startAgent(plan.name, s.ns, 'healthcheck', [JSON.stringify(s.services)]))),
+      plan.servers.map((s) => (s.kind === 'echo' ? startAgent(plan.name, s.ns, 'echo', [...(s.proxyProtocol ? ['--proxy-protocol', s.proxyProtocol] : []), ...s.ports.map(String)]) : startAgent(plan.name, s.ns, 'healthcheck', [JSON.stringify(s.services)]))),
     );
     await phase('links', `${plan.veths.length} veth pairs, ${plan.namespaces.reduce((k, n) => k + n.bridges.length, 0)} bridges`, () =>
       Promise.all(
@@ -126,7 +126,7 @@ export async function buildLab(plan: LabPlan, sources: ClusterSource[], onPhase:
       const failed = (await started).find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     });
-    if (lb && lbStarted) await phase('load balancer', `${lb.vips.length} VIP port(s), health checked, rules loaded`, () => lbStarted!);
+    if (lb && lbStarted) await phase('load balancer', `${lb.vips.length} passthrough VIP port(s)${lb.proxies?.length ? `, ${lb.proxies.length} on HAProxy` : ''}, health checked`, () => lbStarted!);
   } catch (e) {
     await teardown(plan.name).catch(() => undefined);
     if (e instanceof CommandError) throw new LabBuildError(`lab ${plan.name}: ${e.message} (rolled back)`);

@@ -5,6 +5,11 @@
  * connections in the lab got (the echo server's `client_address`, or the connection refused or
  * timed out), share against probability.
  *
+ * An outcome is the client address the app saw, with the PROXY header's source and the
+ * X-Forwarded-For it received when there are any (outcome.ts). A check through a hop the lab does
+ * not build (an Istio sidecar, ingress-nginx, a load balancer it cannot realize) is skipped, with
+ * the reason: no connection is sent and it is not counted as agreeing.
+ *
  * A deterministic outcome (probability 1) must be what every connection got; a share of a
  * random choice (kube-proxy's or the load balancer's `statistic --mode random`) must lie within
  * four standard deviations of a binomial with the predicted probability (a false alarm about once
@@ -17,10 +22,11 @@ import { formatIP } from '../net/index.js';
 import { traceFromPlan } from '../trace/listeners.js';
 import { planJourney } from '../trace/plan.js';
 import type { World } from '../trace/world.js';
+import { outcomeKey } from './outcome.js';
 import { runAgent } from './processes.js';
 import type { LabPlan } from './topology.js';
 
-/** What a connection ends as: the app's `client_address`, or `(refused)` (reject), `(timeout)` (drop), `(undetermined)`. */
+/** What a connection ends as: what the app saw (outcome.ts), or `(refused)` (reject), `(closed)` (accepted, then closed without an answer), `(HTTP 503)` (a proxy's error answer), `(timeout)` (drop), `(undetermined)`. */
 export type OutcomeKey = string;
 
 export interface LabCheck {
@@ -29,6 +35,8 @@ export interface LabCheck {
   to: string;
   /** What kind of way in it is, for the table. */
   way: 'pod → pod' | 'pod → ClusterIP' | 'external → NodePort' | 'external → LB';
+  /** The lab does not build this way in (or a hop on it): no connection is sent, the check is marked skipped. */
+  skip?: string;
 }
 
 export interface Prediction {
@@ -38,6 +46,8 @@ export interface Prediction {
   address: string;
   port: number;
   outcomes: Record<OutcomeKey, number>;
+  /** A hop the trace passes through that the lab does not build: the check is skipped, with this reason. */
+  unbuilt?: string;
 }
 
 export interface CheckResult {
@@ -45,6 +55,8 @@ export interface CheckResult {
   to: string;
   way: LabCheck['way'];
   ok: boolean;
+  /** Why no connection was sent (the lab does not build this way in); such a check neither passes nor fails. */
+  skipped?: string;
   connections: number;
   /** Outcome → probability (the trace). */
   predicted: Record<OutcomeKey, number>;
@@ -78,7 +90,8 @@ export function checksOf(world: World, plan: LabPlan): LabCheck[] {
       if (p.nodePort) for (const c of plan.clients) for (const node of world.cluster.nodes) checks.push({ from: clientRef(world, c.name, c.address), to: `nodeport/${node.name}/${p.nodePort}`, way: 'external → NodePort' });
     }
   }
-  for (const v of plan.loadBalancer?.vips ?? []) for (const c of plan.clients) checks.push({ from: clientRef(world, c.name, c.address), to: v.service, way: 'external → LB' });
+  for (const v of [...(plan.loadBalancer?.vips ?? []), ...(plan.loadBalancer?.proxies ?? [])]) for (const c of plan.clients) checks.push({ from: clientRef(world, c.name, c.address), to: v.service, way: 'external → LB' });
+  for (const u of plan.unbuilt ?? []) if (u.target.startsWith('lb/')) for (const c of plan.clients) checks.push({ from: clientRef(world, c.name, c.address), to: u.target, way: 'external → LB', skip: u.reason });
   return checks;
 }
 
@@ -91,14 +104,32 @@ export function predict(world: World, plan: LabPlan, check: { from: string; to: 
   const jp = planJourney(world, { from: check.from, to: check.to });
   const http: HttpRequestHead = { method: 'GET', host: jp.httpHost, path: '/', scheme: 'http', headers: [['Host', jp.httpHost]] };
   const outcomes: Record<OutcomeKey, number> = {};
+  // Hops the lab builds, by the trace's `at` (a load balancer hop is at `lb/NS/NAME`).
+  const built = new Set((plan.loadBalancer?.proxies ?? []).map((p) => p.service.replace(/:[^:/]+$/, '')));
+  let unbuilt: string | undefined;
   for (const o of traceFromPlan(world, jp, { http })) {
-    const key = o.disposition === 'deliver' ? (o.app.client_address ?? '(none)') : o.disposition === 'reject' ? '(refused)' : o.disposition === 'drop' ? '(timeout)' : '(undetermined)';
+    const app = o.app;
+    const key =
+      o.disposition === 'deliver'
+        ? outcomeKey({ clientAddress: app.client_address, proxy: app.proxy_header ?? undefined, headers: app.headers })
+        : o.disposition === 'reject'
+          ? /\banswers (\d{3})\b/.test(o.reason)
+            ? `(HTTP ${/\banswers (\d{3})\b/.exec(o.reason)![1]})` // a proxy answered with an error status
+            : o.socket
+              ? '(closed)' // the app's listener (or a proxy) took the connection and closed it (a PROXY header missing or not read)
+              : '(refused)'
+          : o.disposition === 'drop'
+            ? '(timeout)'
+            : '(undetermined)';
     outcomes[key] = (outcomes[key] ?? 0) + o.probability;
+    // Every proxy the connection reaches (also one that refuses it, which leaves no hop record).
+    const hop = o.steps.find((st) => st.state === 'ARRIVE_AT_PROXY' && !built.has(st.at));
+    if (hop) unbuilt ??= `the trace passes through ${hop.detail.split(' accepts the connection')[0]}, which the lab does not build yet`;
   }
   const ns = plan.namespaces.find((n) => n.id === jp.input.from)?.name;
   if (!ns) throw new Error(`${check.from}: the lab has no namespace for ${jp.input.from}`);
   const p = jp.input.packet;
-  return { ns, source: jp.clientAddress, address: formatIP(p.destination), port: p.destinationPort ?? 0, outcomes };
+  return { ns, source: jp.clientAddress, address: formatIP(p.destination), port: p.destinationPort ?? 0, outcomes, ...(unbuilt ? { unbuilt } : {}) };
 }
 
 /** Compare shares with probabilities (see the module's comment). */
@@ -141,7 +172,14 @@ export async function verifyLab(world: World, plan: LabPlan, checks: readonly La
     while (next < checks.length) {
       const i = next++;
       const check = checks[i]!;
-      const pr = predict(world, plan, check);
+      const pr = check.skip ? undefined : predict(world, plan, check);
+      const skipped = check.skip ?? pr?.unbuilt;
+      if (!pr || skipped) {
+        const r: CheckResult = { from: check.from, to: check.to, way: check.way, ok: true, skipped: skipped ?? 'not built', connections: 0, predicted: pr?.outcomes ?? {}, observed: {}, problems: [] };
+        results[i] = r;
+        onCheck(r);
+        continue;
+      }
       const delivered = Object.keys(pr.outcomes).some((k) => !k.startsWith('('));
       const count = delivered ? options.connections : 3;
       const got = await probe(pr.ns, pr.source, pr.address, pr.port, count, options.timeoutMs);

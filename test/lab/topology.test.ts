@@ -12,7 +12,8 @@ import { describe, test } from 'node:test';
 import { readClusterSources } from '../../src/cli/cluster-input.js';
 import { loadCluster } from '../../src/cluster/index.js';
 import { compileNodeRules } from '../../src/kubeproxy/index.js';
-import { eligible, loadBalancerRules } from '../../src/lab/loadbalancer.js';
+import { eligible, haproxyConfig, loadBalancerRules } from '../../src/lab/loadbalancer.js';
+import { outcomeKey } from '../../src/lab/outcome.js';
 import { configBatch, LAB_NAME, NAMESPACE_PATTERN, planLab, vethBatch } from '../../src/lab/topology.js';
 import { checksOf, compareShares } from '../../src/lab/verify.js';
 import { buildWorld } from '../../src/trace/world.js';
@@ -101,6 +102,51 @@ describe('lab plan', () => {
     assert.equal((one.match(/--probability/g) ?? []).length, 0);
     assert.equal(eligible(v, new Map([[v.service, [v.backends[0]!.node]]])).length, 1);
     assert.match(loadBalancerRules(lb, new Map()), /-j DROP/, 'no healthy node: dropped');
+  });
+
+  test('a proxying load balancer (ULB7, mode http) is HAProxy in the LB namespace: the VIP bound, the source address on the node network', () => {
+    const world = worldOf('08-ucloud-ulb7');
+    const plan = planLab(world, 'ptest');
+    const lb = plan.loadBalancer!;
+    assert.deepEqual(lb.vips, []);
+    const p = lb.proxies![0]!;
+    assert.equal(p.mode, 'http');
+    assert.equal(p.source, '10.9.0.250');
+    assert.equal(p.nodePort, 43832);
+    const ns = plan.namespaces.find((n) => n.role === 'lb')!;
+    assert.ok(ns.addresses.some((a) => a.dev === 'lo' && a.cidr === '117.50.3.206/32'), 'the VIP is local: HAProxy binds it');
+    assert.ok(ns.addresses.some((a) => a.dev === 'eth0' && a.cidr === '10.9.0.250/16'));
+    const cfg = haproxyConfig(lb.proxies!, new Map());
+    assert.match(cfg, /bind 117\.50\.3\.206:80\n  mode http\n  option forwardfor/);
+    assert.match(cfg, /source 10\.9\.0\.250/);
+    assert.match(cfg, /server node1 10\.9\.31\.26:43832\n  server node2 10\.9\.31\.27:43832/);
+    assert.equal(checksOf(world, plan).filter((c) => c.way === 'external → LB' && !c.skip).length, 1);
+    // Without HAProxy on the host: a note, and the check is skipped with the reason.
+    const bare = planLab(worldOf('08-ucloud-ulb7'), 'ptest', { haproxy: false });
+    assert.equal(bare.loadBalancer, undefined);
+    assert.ok(bare.notes.some((n) => /HAProxy, which is not installed/.test(n)));
+    const skipped = checksOf(worldOf('08-ucloud-ulb7'), bare).filter((c) => c.skip);
+    assert.equal(skipped.length, 1);
+    assert.match(skipped[0]!.skip!, /apt-get install haproxy/);
+  });
+
+  test('HAProxy for a TCP proxy with PROXY protocol: send-proxy-v2 / send-proxy, Local nodes by health', () => {
+    const proxies = [
+      { service: 'lb/a/b:80', product: 'x', vip: '203.0.113.1', port: 80, nodePort: 30001, mode: 'tcp' as const, sendProxy: 2 as const, source: '10.0.0.250', local: true, healthCheckNodePort: 32000, backends: [{ node: 'n1', address: '10.0.0.1' }, { node: 'n2', address: '10.0.0.2' }] },
+      { service: 'lb/a/c:80', product: 'x', vip: '203.0.113.2', port: 80, nodePort: 30002, mode: 'tcp' as const, sendProxy: 1 as const, source: '10.0.0.250', local: false, healthCheckNodePort: 0, backends: [{ node: 'n1', address: '10.0.0.1' }] },
+    ];
+    const cfg = haproxyConfig(proxies, new Map([['lb/a/b:80', ['n2']]]));
+    assert.match(cfg, /server n2 10\.0\.0\.2:30001 send-proxy-v2\n/);
+    assert.doesNotMatch(cfg, /server n1 10\.0\.0\.1:30001/, 'a Local node failing its health check is left out');
+    assert.match(cfg, /server n1 10\.0\.0\.1:30002 send-proxy\n/);
+    assert.doesNotMatch(cfg, /option forwardfor/);
+  });
+
+  test('outcomes: the client address, the PROXY source and X-Forwarded-For, in one form for the echo and the trace', () => {
+    assert.equal(outcomeKey({ clientAddress: '10.0.0.1' }), '10.0.0.1');
+    assert.equal(outcomeKey({ clientAddress: '10.0.0.1', headers: [['Host', 'x'], ['X-Forwarded-For', '1.1.1.1, 2.2.2.2'], ['x-forwarded-for', '3.3.3.3']] }), '10.0.0.1 · XFF 1.1.1.1, 2.2.2.2, 3.3.3.3');
+    assert.equal(outcomeKey({ clientAddress: '198.51.100.7', proxy: { version: 2, source: '198.51.100.7:40000' } }), '198.51.100.7 · PROXY v2 198.51.100.7');
+    assert.equal(outcomeKey({ clientAddress: '198.51.100.7', proxy: { version: 1, source: '198.51.100.7' } }), '198.51.100.7 · PROXY v1 198.51.100.7');
   });
 
   test('checks: pods to ClusterIPs, clients to every NodePort and load balancer', () => {
