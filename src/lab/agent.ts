@@ -140,7 +140,8 @@ async function loadbalancer(configFile: string, statusFile: string): Promise<voi
   const round = async () => {
     const healthy = new Map<string, string[]>();
     const checks: { service: string; node: string; healthy: boolean }[] = [];
-    for (const v of lb.vips) {
+    // Passthrough and proxying VIPs alike: Local ones probed, Cluster ones send to every node.
+    for (const v of [...lb.vips, ...(lb.proxies ?? [])]) {
       if (!v.local) {
         healthy.set(v.service, v.backends.map((b) => b.node));
         continue;
@@ -148,15 +149,6 @@ async function loadbalancer(configFile: string, statusFile: string): Promise<voi
       const results = await Promise.all(v.backends.map((b) => passes(b.address, v.healthCheckNodePort, first)));
       healthy.set(v.service, v.backends.filter((_, i) => results[i]).map((b) => b.node));
       v.backends.forEach((b, i) => checks.push({ service: v.service, node: b.node, healthy: results[i]! }));
-    }
-    for (const p of lb.proxies ?? []) {
-      if (!p.local) {
-        healthy.set(p.service, p.backends.map((b) => b.node));
-        continue;
-      }
-      const results = await Promise.all(p.backends.map((b) => passes(b.address, p.healthCheckNodePort, first)));
-      healthy.set(p.service, p.backends.filter((_, i) => results[i]).map((b) => b.node));
-      p.backends.forEach((b, i) => checks.push({ service: p.service, node: b.node, healthy: results[i]! }));
     }
     const rules = loadBalancerRules(lb, healthy as HealthyNodes);
     if (rules !== last) {

@@ -24,7 +24,7 @@ function chainOf(i: number): string {
 }
 
 /** The nodes a VIP sends to: for Local, those that passed the health check; for Cluster, all (as the simulator takes them). */
-export function eligible(v: LabVip, healthy: HealthyNodes): { node: string; address: string }[] {
+export function eligible(v: Pick<LabVip | LabProxyVip, 'service' | 'local' | 'backends'>, healthy: HealthyNodes): { node: string; address: string }[] {
   if (!v.local) return v.backends;
   const ok = new Set(healthy.get(v.service) ?? []);
   return v.backends.filter((b) => ok.has(b.node));
@@ -66,13 +66,6 @@ export function loadBalancerRules(lb: LabLoadBalancer, healthy: HealthyNodes): s
   return [...mangle, ...mangleRules, 'COMMIT', ...nat, ...natRules, 'COMMIT', ''].join('\n');
 }
 
-/** The nodes a proxying VIP sends to (the same health rules as the passthrough one). */
-export function eligibleProxyBackends(p: LabProxyVip, healthy: HealthyNodes): { node: string; address: string }[] {
-  if (!p.local) return p.backends;
-  const ok = new Set(healthy.get(p.service) ?? []);
-  return p.backends.filter((b) => ok.has(b.node));
-}
-
 /**
  * HAProxy's configuration for the proxying load balancers: per VIP port a frontend bound to
  * VIP:port and a backend connecting from the LB's source address to nodeIP:nodePort of each
@@ -86,7 +79,7 @@ export function eligibleProxyBackends(p: LabProxyVip, healthy: HealthyNodes): { 
 export function haproxyConfig(proxies: readonly LabProxyVip[], healthy: HealthyNodes): string {
   const lines = ['global', '  maxconn 4096', '', 'defaults', '  timeout connect 2s', '  timeout client 10s', '  timeout server 10s', ''];
   proxies.forEach((p, i) => {
-    const nodes = eligibleProxyBackends(p, healthy);
+    const nodes = eligible(p, healthy);
     lines.push(`# ${p.service}: ${p.product} (${p.mode === 'http' ? 'HTTP, X-Forwarded-For' : p.sendProxy ? `TCP, PROXY v${p.sendProxy}` : 'TCP, no PROXY header'})`);
     lines.push(`frontend vip${i}`, `  bind ${p.vip}:${p.port}`, `  mode ${p.mode}`);
     if (p.mode === 'http') lines.push('  option forwardfor');
