@@ -9,7 +9,8 @@
  * - `loadbalancer CONFIG STATUS`: the load balancer: probes the nodes' healthCheckNodePort over HTTP every
  *   second and, when the healthy set changes, loads the passthrough rules (loadbalancer.ts) with
  *   iptables-restore and HAProxy's configuration for the proxying ones (its child, `haproxy -db`);
- * - `probe ADDRESS PORT COUNT TIMEOUT_MS [LOCAL_ADDRESS]`: COUNT real HTTP connections to the echo server;
+ * - `nginx CONFIG PORT`: ingress-nginx's controller as Debian's nginx (ingress-nginx.ts), ready when it listens;
+ * - `probe ADDRESS PORT COUNT TIMEOUT_MS [LOCAL_ADDRESS [HOST]]`: COUNT real HTTP connections to the echo server;
  *   prints `{ "observed": { OUTCOME | "(refused)" | "(timeout)" | …: count } }` (outcome.ts: the client
  *   address, the PROXY header's source and X-Forwarded-For the echo server got).
  *
@@ -18,7 +19,7 @@
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { Server } from 'node:net';
@@ -131,6 +132,26 @@ function haproxyRunner(file: string, ports: readonly number[]): { load: (config:
   };
 }
 
+/** nginx (Debian's) in the foreground as this process's child: ready when it listens; its exit ends the agent. */
+async function nginx(config: string, port: number): Promise<void> {
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dirname(config), d), { recursive: true });
+  const child = spawn('nginx', ['-c', config, '-e', 'stderr'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  let failed: Error | undefined;
+  child.once('error', (e) => (failed = new Error(`nginx: ${e.message} (apt-get install nginx-light)`)));
+  child.once('exit', (code) => {
+    failed ??= new Error(`nginx exited with ${code} (its configuration: ${config})`);
+    process.exit(code ?? 1);
+  });
+  const until = Date.now() + 5000;
+  while (!listening(port)) {
+    if (failed) throw failed;
+    if (Date.now() > until) throw new Error(`nginx does not listen on ${port} after 5 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  process.stdout.write(`ingress-nginx (nginx ${config}) listening on :${port}\n`);
+  ready();
+}
+
 async function loadbalancer(configFile: string, statusFile: string): Promise<void> {
   const lb = JSON.parse(readFileSync(configFile, 'utf8')) as LabLoadBalancer;
   let last = '';
@@ -182,7 +203,7 @@ async function loadbalancer(configFile: string, statusFile: string): Promise<voi
 }
 
 /** COUNT connections, `parallel` at a time; what the echo server said each time. */
-async function probe(address: string, port: number, count: number, timeoutMs: number, localAddress?: string): Promise<void> {
+async function probe(address: string, port: number, count: number, timeoutMs: number, localAddress?: string, host?: string): Promise<void> {
   const observed: Record<string, number> = {};
   let first: unknown;
   const one = () =>
@@ -194,7 +215,7 @@ async function probe(address: string, port: number, count: number, timeoutMs: nu
           resolve(k);
         }
       };
-      const req = request({ host: address, port, path: '/?format=json', agent: false, timeout: timeoutMs, headers: { Connection: 'close' }, ...(localAddress ? { localAddress } : {}) }, (res) => {
+      const req = request({ host: address, port, path: '/?format=json', agent: false, timeout: timeoutMs, headers: { Connection: 'close', ...(host ? { Host: host } : {}) }, ...(localAddress ? { localAddress } : {}) }, (res) => {
         let body = '';
         res.on('data', (d) => (body += String(d)));
         res.on('end', () => {
@@ -247,10 +268,12 @@ async function main(argv: string[]): Promise<void> {
       ready();
       return;
     }
+    case 'nginx':
+      return nginx(args[0]!, Number(args[1]));
     case 'loadbalancer':
       return loadbalancer(args[0]!, args[1]!);
     case 'probe':
-      return probe(args[0]!, Number(args[1]), Number(args[2]), Number(args[3]), args[4] || undefined);
+      return probe(args[0]!, Number(args[1]), Number(args[2]), Number(args[3]), args[4] || undefined, args[5] || undefined);
     default:
       throw new Error(`unknown mode ${mode}`);
   }

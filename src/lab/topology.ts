@@ -20,6 +20,7 @@ import { formatIP, formatNetwork, type IPNetwork, networkContains, networkOf, pa
 import type { Host } from '../netfilter/index.js';
 import { planJourney } from '../trace/plan.js';
 import { resolveApp } from '../trace/app.js';
+import { ingressControllers, ingressNginxLab } from './ingress-nginx.js';
 import type { World } from '../trace/world.js';
 
 /** What a namespace stands for. */
@@ -68,7 +69,9 @@ export type LabServer =
       /** The app's PROXY protocol policy (Environment `apps[].proxyProtocol`): the echo server reads the header as the app would. */
       proxyProtocol?: 'require' | 'optional';
     }
-  | { kind: 'healthcheck'; ns: string; id: string; address: string; services: HealthCheckService[] };
+  | { kind: 'healthcheck'; ns: string; id: string; address: string; services: HealthCheckService[] }
+  /** ingress-nginx's controller as Debian's nginx (ingress-nginx.ts): `config` is nginx.conf with `@DIR@` for its directory. */
+  | { kind: 'nginx'; ns: string; id: string; address: string; port: number; config: string };
 
 /** A LoadBalancer Service port as the passthrough load balancer serves it. */
 export interface LabVip {
@@ -202,10 +205,12 @@ function podPorts(world: World, podId: string): number[] {
 export interface LabTools {
   /** Debian's haproxy: the proxying load balancers. */
   haproxy: boolean;
+  /** Debian's nginx (nginx-light has realip): ingress-nginx's controllers. */
+  nginx: boolean;
 }
 
 /** Plan the lab of a world. `name` must match {@link LAB_NAME}. */
-export function planLab(world: World, name: string, tools: LabTools = { haproxy: true }): LabPlan {
+export function planLab(world: World, name: string, tools: LabTools = { haproxy: true, nginx: true }): LabPlan {
   if (!LAB_NAME.test(name)) throw new Error(`lab name "${name}": expected lower-case letters and digits, starting with a letter, at most 12`);
   const prefix = `kp-${name}-`;
   const cluster = world.cluster;
@@ -251,7 +256,8 @@ export function planLab(world: World, name: string, tools: LabTools = { haproxy:
     namespaces.push(n);
   });
 
-  // Pods behind their node's cni0.
+  // Pods behind their node's cni0; ingress-nginx's controllers run nginx on their HTTP port.
+  const controllers = ingressControllers(world);
   const perNode = new Map<string, number>();
   for (const [id, h] of world.network.hosts) {
     if (h.kind !== 'pod') continue;
@@ -272,7 +278,17 @@ export function planLab(world: World, name: string, tools: LabTools = { haproxy:
     perNode.set(node.name, k + 1);
     veths.push({ ns: node.name, name: `veth${k}`, peerNs: p.name, peerName: 'eth0', master: 'cni0', hairpin: true });
     namespaces.push(p);
-    const ports = podPorts(world, id);
+    let ports = podPorts(world, id);
+    const ingress = controllers.has(id) ? (tools.nginx ? ingressNginxLab(world, id) : undefined) : undefined;
+    if (controllers.has(id) && !ingress) {
+      notes.push(`${id}: ingress-nginx is realized with nginx, which is not installed (apt-get install nginx-light); the pod runs the echo server`);
+      unbuilt.push({ target: id, reason: 'ingress-nginx is realized with nginx, which is not installed (apt-get install nginx-light)' });
+    }
+    if (ingress) {
+      servers.push({ kind: 'nginx', ns: p.name, id, address: p.addresses[0]!.cidr.split('/')[0]!, port: ingress.port, config: ingress.config });
+      notes.push(...ingress.notes.map((n) => `${id}: ingress-nginx (nginx from ${ingress.configMap}): ${n}`));
+      ports = ports.filter((x) => x !== ingress.port);
+    }
     const pp = pod ? resolveApp(cluster, pod, undefined).proxyProtocol : 'none';
     if (ports.length > 0) servers.push({ kind: 'echo', ns: p.name, id, address: p.addresses[0]!.cidr.split('/')[0]!, ports, ...(pp !== 'none' ? { proxyProtocol: pp } : {}) });
   }

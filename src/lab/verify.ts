@@ -22,6 +22,7 @@ import { formatIP } from '../net/index.js';
 import { traceFromPlan } from '../trace/listeners.js';
 import { planJourney } from '../trace/plan.js';
 import type { World } from '../trace/world.js';
+import { ingressControllers } from './ingress-nginx.js';
 import { outcomeKey } from './outcome.js';
 import { runAgent } from './processes.js';
 import type { LabPlan } from './topology.js';
@@ -37,6 +38,8 @@ export interface LabCheck {
   way: 'pod → pod' | 'pod → ClusterIP' | 'external → NodePort' | 'external → LB';
   /** The lab does not build this way in (or a hop on it): no connection is sent, the check is marked skipped. */
   skip?: string;
+  /** The request's Host header (an Ingress rule's host, so that ingress-nginx routes it to an app); default the trace's. */
+  host?: string;
 }
 
 export interface Prediction {
@@ -48,6 +51,8 @@ export interface Prediction {
   outcomes: Record<OutcomeKey, number>;
   /** A hop the trace passes through that the lab does not build: the check is skipped, with this reason. */
   unbuilt?: string;
+  /** The Host header to send, when not the default. */
+  host?: string;
 }
 
 export interface CheckResult {
@@ -91,8 +96,20 @@ export function checksOf(world: World, plan: LabPlan): LabCheck[] {
     }
   }
   for (const v of [...(plan.loadBalancer?.vips ?? []), ...(plan.loadBalancer?.proxies ?? [])]) for (const c of plan.clients) checks.push({ from: clientRef(world, c.name, c.address), to: v.service, way: 'external → LB' });
+  // With ingress-nginx built, requests from outside name an Ingress host, so that nginx routes them to an app (pods → ClusterIP keep the trace's Host: the catch-all server).
+  const host = plan.servers.some((x) => x.kind === 'nginx') ? ingressHost(world) : undefined;
+  if (host) for (const c of checks) if (c.way === 'external → LB' || c.way === 'external → NodePort') c.host = host;
   for (const u of plan.unbuilt ?? []) if (u.target.startsWith('lb/')) for (const c of plan.clients) checks.push({ from: clientRef(world, c.name, c.address), to: u.target, way: 'external → LB', skip: u.reason });
   return checks;
+}
+
+/** The first plain host of the Ingress rules ingress-nginx serves. */
+function ingressHost(world: World): string | undefined {
+  for (const { table } of ingressControllers(world).values()) {
+    const server = table.servers.find((x) => x.hostname !== '_' && !x.hostname.startsWith('*'));
+    if (server) return server.hostname;
+  }
+  return undefined;
 }
 
 function clientRef(world: World, name: string, address: string): string {
@@ -100,12 +117,15 @@ function clientRef(world: World, name: string, address: string): string {
 }
 
 /** What the trace predicts for a check, and where the lab sends from. */
-export function predict(world: World, plan: LabPlan, check: { from: string; to: string }): Prediction {
+export function predict(world: World, plan: LabPlan, check: { from: string; to: string; host?: string | undefined }): Prediction {
   const jp = planJourney(world, { from: check.from, to: check.to });
-  const http: HttpRequestHead = { method: 'GET', host: jp.httpHost, path: '/', scheme: 'http', headers: [['Host', jp.httpHost]] };
+  const host = check.host ?? jp.httpHost;
+  const http: HttpRequestHead = { method: 'GET', host, path: '/', scheme: 'http', headers: [['Host', host]] };
   const outcomes: Record<OutcomeKey, number> = {};
-  // Hops the lab builds, by the trace's `at` (a load balancer hop is at `lb/NS/NAME`).
-  const built = new Set((plan.loadBalancer?.proxies ?? []).map((p) => p.service.replace(/:[^:/]+$/, '')));
+  // Hops the lab builds, by the trace's `at` (a load balancer hop is at `lb/NS/NAME`; ingress-nginx at its pod, on its HTTP port only).
+  const built = new Map<string, number | undefined>((plan.loadBalancer?.proxies ?? []).map((p) => [p.service.replace(/:[^:/]+$/, ''), undefined]));
+  for (const x of plan.servers) if (x.kind === 'nginx') built.set(x.id, x.port);
+  const isBuilt = (at: string, detail: string) => built.has(at) && (built.get(at) === undefined || Number(/ on \S*:(\d+)$/.exec(detail)?.[1]) === built.get(at));
   let unbuilt: string | undefined;
   for (const o of traceFromPlan(world, jp, { http })) {
     const app = o.app;
@@ -123,13 +143,15 @@ export function predict(world: World, plan: LabPlan, check: { from: string; to: 
             : '(undetermined)';
     outcomes[key] = (outcomes[key] ?? 0) + o.probability;
     // Every proxy the connection reaches (also one that refuses it, which leaves no hop record).
-    const hop = o.steps.find((st) => st.state === 'ARRIVE_AT_PROXY' && !built.has(st.at));
-    if (hop) unbuilt ??= `the trace passes through ${hop.detail.split(' accepts the connection')[0]}, which the lab does not build yet`;
+    const hop = o.steps.find((st) => st.state === 'ARRIVE_AT_PROXY' && !isBuilt(st.at, st.detail));
+    const name = hop?.detail.split(' accepts the connection')[0];
+    if (hop && built.has(hop.at)) unbuilt ??= `${name}: the lab builds its HTTP port ${built.get(hop.at)} only (HTTPS needs certificates)`;
+    else if (hop) unbuilt ??= `the trace passes through ${name}, which the lab does not build yet`;
   }
   const ns = plan.namespaces.find((n) => n.id === jp.input.from)?.name;
   if (!ns) throw new Error(`${check.from}: the lab has no namespace for ${jp.input.from}`);
   const p = jp.input.packet;
-  return { ns, source: jp.clientAddress, address: formatIP(p.destination), port: p.destinationPort ?? 0, outcomes, ...(unbuilt ? { unbuilt } : {}) };
+  return { ns, source: jp.clientAddress, address: formatIP(p.destination), port: p.destinationPort ?? 0, outcomes, ...(check.host ? { host: check.host } : {}), ...(unbuilt ? { unbuilt } : {}) };
 }
 
 /** Compare shares with probabilities (see the module's comment). */
@@ -152,8 +174,8 @@ export function compareShares(predicted: Record<OutcomeKey, number>, counts: Rec
 }
 
 /** Real connections from a namespace; the echo server's answers counted by outcome. */
-export async function probe(ns: string, source: string, address: string, port: number, count: number, timeoutMs: number): Promise<{ observed: Record<OutcomeKey, number>; first?: unknown }> {
-  return JSON.parse(await runAgent(ns, 'probe', [address, String(port), String(count), String(timeoutMs), source])) as { observed: Record<OutcomeKey, number>; first?: unknown };
+export async function probe(ns: string, source: string, address: string, port: number, count: number, timeoutMs: number, host?: string): Promise<{ observed: Record<OutcomeKey, number>; first?: unknown }> {
+  return JSON.parse(await runAgent(ns, 'probe', [address, String(port), String(count), String(timeoutMs), source, ...(host ? [host] : [])])) as { observed: Record<OutcomeKey, number>; first?: unknown };
 }
 
 export interface VerifyOptions {
@@ -182,7 +204,7 @@ export async function verifyLab(world: World, plan: LabPlan, checks: readonly La
       }
       const delivered = Object.keys(pr.outcomes).some((k) => !k.startsWith('('));
       const count = delivered ? options.connections : 3;
-      const got = await probe(pr.ns, pr.source, pr.address, pr.port, count, options.timeoutMs);
+      const got = await probe(pr.ns, pr.source, pr.address, pr.port, count, options.timeoutMs, pr.host);
       const cmp = compareShares(pr.outcomes, got.observed);
       const r: CheckResult = { from: check.from, to: check.to, way: check.way, ok: cmp.ok, connections: count, predicted: pr.outcomes, observed: cmp.observed, problems: cmp.problems };
       results[i] = r;

@@ -52,7 +52,7 @@ describe('kubepath lab on the kernel', { skip, concurrency: 1 }, () => {
     rmSync(STATE, { recursive: true, force: true });
   });
 
-  const seeds = readdirSync(SEEDS).filter((d) => /^0[1-8]-/.test(d)).sort();
+  const seeds = readdirSync(SEEDS).filter((d) => /^(0[1-8]|10)-/.test(d)).sort();
   for (const seed of seeds) {
     test(`lab verify agrees with the trace: ${seed}`, () => {
       const r = kubepath(['lab', 'verify', '-f', join(SEEDS, seed), '--name', LAB.verify, '--connections', '40', '--json']);
@@ -95,6 +95,35 @@ describe('kubepath lab on the kernel', { skip, concurrency: 1 }, () => {
       const status = kubepath(['lab', 'status', '--name', LAB.proxy]);
       assert.match(status.stdout, /HAProxy 203\.0\.113\.20:80 \(tcp, PROXY v2\) → nodePort 31080 from 10\.9\.0\.250/);
       assert.match(status.stdout, /lb\/default\/lb-v2:80: sends to node2\n/, 'the Local health check leaves node1 out');
+    } finally {
+      assert.equal(kubepath(['lab', 'down', '--name', LAB.proxy]).status, 0);
+    }
+    assertGone(LAB.proxy, pids);
+  });
+
+  const nginx = spawnSync('nginx', ['-v']).error ? 'nginx is not installed (apt-get install nginx-light)' : false;
+  test('ingress-nginx is real nginx from the model: X-Forwarded-For at the app with Local, the node with Cluster, the client through HAProxy PROXY v2 and use-proxy-protocol', { skip: nginx || haproxy }, () => {
+    const seed = join(SEEDS, '10-ingress-nginx-slb');
+    const lbCheck = (set: string[]) => {
+      const r = kubepath(['lab', 'verify', '-f', seed, '--name', LAB.proxy, '--connections', '30', '--json', ...set.flatMap((x) => ['--set', x])]);
+      const doc = JSON.parse(r.stdout) as { ok: boolean; checks: { from: string; to: string; ok: boolean; skipped?: string; observed: Record<string, number>; predicted: Record<string, number> }[] };
+      for (const c of doc.checks) assert.ok(c.ok, `${c.from} → ${c.to}: predicted ${JSON.stringify(c.predicted)}, observed ${JSON.stringify(c.observed)}`);
+      assert.equal(r.status, 0, r.stderr);
+      const https = doc.checks.find((c) => c.to === 'lb/ingress-nginx/ingress-nginx-controller:https')!;
+      assert.match(https.skipped ?? '', /HTTP port 80 only/, 'the HTTPS listener is skipped, with the reason');
+      return doc.checks.find((c) => c.to === 'lb/ingress-nginx/ingress-nginx-controller:http')!;
+    };
+    const pids: number[] = [];
+    try {
+      // As given (Local): the app's peer is the controller pod, X-Forwarded-For the client (what nginx really sent).
+      assert.deepEqual(lbCheck([]).observed, { '10.244.1.2 · XFF 114.248.238.236': 1 });
+      pids.push(...labPids(LAB.proxy));
+      // Cluster: nginx sees a node (SNAT) and writes it.
+      assert.deepEqual(Object.keys(lbCheck(['svc/ingress-nginx/ingress-nginx-controller.spec.externalTrafficPolicy=Cluster']).observed).sort(), ['10.244.1.2 · XFF 10.244.1.1', '10.244.1.2 · XFF 192.168.0.11']);
+      // HAProxy with send-proxy-v2 in front, nginx listening with proxy_protocol: the client again.
+      const pp = lbCheck(['env.loadBalancer.mode=proxy', 'env.loadBalancer.proxyProtocol=v2', 'env.loadBalancer.sourceAddress=192.168.0.250', 'cm/ingress-nginx/ingress-nginx-controller.data.use-proxy-protocol=true']);
+      assert.deepEqual(pp.observed, { '10.244.1.2 · XFF 114.248.238.236': 1 });
+      pids.push(...labPids(LAB.proxy));
     } finally {
       assert.equal(kubepath(['lab', 'down', '--name', LAB.proxy]).status, 0);
     }

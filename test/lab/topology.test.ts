@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { readClusterSources } from '../../src/cli/cluster-input.js';
-import { loadCluster } from '../../src/cluster/index.js';
+import { loadCluster, parsePatch } from '../../src/cluster/index.js';
 import { compileNodeRules } from '../../src/kubeproxy/index.js';
 import { eligible, haproxyConfig, loadBalancerRules } from '../../src/lab/loadbalancer.js';
 import { outcomeKey } from '../../src/lab/outcome.js';
@@ -122,7 +122,7 @@ describe('lab plan', () => {
     assert.match(cfg, /server node1 10\.9\.31\.26:43832\n  server node2 10\.9\.31\.27:43832/);
     assert.equal(checksOf(world, plan).filter((c) => c.way === 'external → LB' && !c.skip).length, 1);
     // Without HAProxy on the host: a note, and the check is skipped with the reason.
-    const bare = planLab(worldOf('08-ucloud-ulb7'), 'ptest', { haproxy: false });
+    const bare = planLab(worldOf('08-ucloud-ulb7'), 'ptest', { haproxy: false, nginx: true });
     assert.equal(bare.loadBalancer, undefined);
     assert.ok(bare.notes.some((n) => /HAProxy, which is not installed/.test(n)));
     const skipped = checksOf(worldOf('08-ucloud-ulb7'), bare).filter((c) => c.skip);
@@ -140,6 +140,33 @@ describe('lab plan', () => {
     assert.doesNotMatch(cfg, /server n1 10\.0\.0\.1:30001/, 'a Local node failing its health check is left out');
     assert.match(cfg, /server n1 10\.0\.0\.1:30002 send-proxy\n/);
     assert.doesNotMatch(cfg, /option forwardfor/);
+  });
+
+  test('ingress-nginx is nginx from the model: servers, locations, upstreams, realip and the template\'s headers', () => {
+    const world = worldOf('10-ingress-nginx-slb');
+    const plan = planLab(world, 'ptest');
+    const ng = plan.servers.find((x) => x.kind === 'nginx');
+    assert.ok(ng && ng.kind === 'nginx');
+    assert.equal(ng.port, 80);
+    assert.match(ng.config, /server_name app\.example\.com;[\s\S]*location \/ \{[\s\S]*proxy_set_header X-Forwarded-For \$remote_addr;[\s\S]*proxy_pass http:\/\/upstream_0;/);
+    assert.match(ng.config, /upstream upstream_0 \{\n    server 10\.244\.2\.2:8080;/);
+    assert.match(ng.config, /listen 80 default_server;\n    server_name _;[\s\S]*return 404;/);
+    assert.doesNotMatch(ng.config, /real_ip_header/, 'realip is off by default');
+    const echo = plan.servers.find((x) => x.kind === 'echo' && x.id === ng.id);
+    assert.ok(!echo || (echo.kind === 'echo' && !echo.ports.includes(80)), 'the echo server leaves port 80 to nginx');
+    // use-forwarded-headers, compute-full-forwarded-for and proxy-real-ip-cidr, through the same ConfigMap reader as the trace.
+    const patched = buildWorld(
+      loadCluster(readClusterSources([join(SEEDS, '10-ingress-nginx-slb')]), {
+        patches: ['use-forwarded-headers=true', 'compute-full-forwarded-for=true', 'proxy-real-ip-cidr=192.168.0.0/24'].map((kv) => parsePatch(`cm/ingress-nginx/ingress-nginx-controller.data.${kv}`)),
+      }),
+    );
+    const cfg = (planLab(patched, 'ptest').servers.find((x) => x.kind === 'nginx') as { config: string }).config;
+    assert.match(cfg, /real_ip_header X-Forwarded-For;\n  real_ip_recursive on;\n  set_real_ip_from 192\.168\.0\.0\/24;/);
+    assert.match(cfg, /proxy_set_header X-Forwarded-For \$full_x_forwarded_for;/);
+    // Without nginx on the host: the echo server stays, a note, and checks through the controller are skipped.
+    const bare = planLab(worldOf('10-ingress-nginx-slb'), 'ptest', { haproxy: true, nginx: false });
+    assert.ok(!bare.servers.some((x) => x.kind === 'nginx'));
+    assert.ok(bare.notes.some((n) => /nginx, which is not installed/.test(n)));
   });
 
   test('outcomes: the client address, the PROXY source and X-Forwarded-For, in one form for the echo and the trace', () => {
