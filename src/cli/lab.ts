@@ -51,7 +51,7 @@ function requireRoot(): void {
 let tools: LabTools | undefined;
 /** Which optional programs this host has (looked up once). */
 function labTools(): LabTools {
-  tools ??= { haproxy: !spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).error, nginx: !spawnSync('nginx', ['-v'], { encoding: 'utf8' }).error };
+  tools ??= { haproxy: !spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).error, nginx: !spawnSync('nginx', ['-v'], { encoding: 'utf8' }).error, python3: !spawnSync('python3', ['-V'], { encoding: 'utf8' }).error };
   return tools;
 }
 
@@ -72,7 +72,7 @@ function statusRows(plan: LabPlan, style: Style): string[][] {
   const present = new Set(labNamespaces(plan.name));
   const serves = new Map<string, string>();
   for (const s of plan.servers) {
-    const text = s.kind === 'echo' ? `kubepath echo :${s.ports.join(',')}` : s.kind === 'nginx' ? `ingress-nginx (nginx) :${s.port}` : `health check ${s.services.map((x) => `:${x.port} (${x.localEndpoints} local)`).join(', ')}`;
+    const text = s.kind === 'echo' ? `kubepath echo :${s.ports.join(',')}` : s.kind === 'nginx' ? `ingress-nginx (nginx) :${s.port}` : s.kind === 'sidecar' ? `istio-proxy stand-in (${s.config.mode}) :${s.config.proxyPort},${s.config.inboundPort}` : `health check ${s.services.map((x) => `:${x.port} (${x.localEndpoints} local)`).join(', ')}`;
     serves.set(s.ns, serves.has(s.ns) ? `${serves.get(s.ns)}, ${text}` : text);
   }
   if (plan.loadBalancer) {

@@ -9,6 +9,7 @@
  * - `loadbalancer CONFIG STATUS`: the load balancer: probes the nodes' healthCheckNodePort over HTTP every
  *   second and, when the healthy set changes, loads the passthrough rules (loadbalancer.ts) with
  *   iptables-restore and HAProxy's configuration for the proxying ones (its child, `haproxy -db`);
+ * - `sidecar CONFIG`: istio-proxy's stand-in (sidecar-proxy.ts, python3) as the proxy's uid/gid;
  * - `nginx CONFIG PORT`: ingress-nginx's controller as Debian's nginx (ingress-nginx.ts), ready when it listens;
  * - `probe ADDRESS PORT COUNT TIMEOUT_MS [LOCAL_ADDRESS [HOST]]`: COUNT real HTTP connections to the echo server;
  *   prints `{ "observed": { OUTCOME | "(refused)" | "(timeout)" | …: count } }` (outcome.ts: the client
@@ -27,6 +28,7 @@ import { createEchoServer } from '../clientip/echo-server.js';
 import type { HealthCheckService } from '../kubeproxy/healthcheck.js';
 import { startHealthChecks } from './healthcheck-server.js';
 import { outcomeKey } from './outcome.js';
+import { SIDECAR_PROXY_PY, type SidecarProxyConfig } from './sidecar-proxy.js';
 import { haproxyConfig, type HealthyNodes, loadBalancerRules } from './loadbalancer.js';
 import type { LabLoadBalancer } from './topology.js';
 
@@ -132,23 +134,37 @@ function haproxyRunner(file: string, ports: readonly number[]): { load: (config:
   };
 }
 
-/** nginx (Debian's) in the foreground as this process's child: ready when it listens; its exit ends the agent. */
-async function nginx(config: string, port: number): Promise<void> {
-  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dirname(config), d), { recursive: true });
-  const child = spawn('nginx', ['-c', config, '-e', 'stderr'], { stdio: ['ignore', 'inherit', 'inherit'] });
+/** A program in the foreground as this process's child: resolves when it listens on every port; its exit ends the agent. */
+async function child(program: string, args: string[], ports: readonly number[], ids: { uid?: number; gid?: number } = {}): Promise<void> {
+  const proc = spawn(program, args, { stdio: ['ignore', 'inherit', 'inherit'], ...ids });
   let failed: Error | undefined;
-  child.once('error', (e) => (failed = new Error(`nginx: ${e.message} (apt-get install nginx-light)`)));
-  child.once('exit', (code) => {
-    failed ??= new Error(`nginx exited with ${code} (its configuration: ${config})`);
+  proc.once('error', (e) => (failed = new Error(`${program}: ${e.message}`)));
+  proc.once('exit', (code) => {
+    failed ??= new Error(`${program} exited with ${code}`);
     process.exit(code ?? 1);
   });
   const until = Date.now() + 5000;
-  while (!listening(port)) {
+  while (!ports.every(listening)) {
     if (failed) throw failed;
-    if (Date.now() > until) throw new Error(`nginx does not listen on ${port} after 5 s`);
+    if (Date.now() > until) throw new Error(`${program} does not listen on ${ports.join(', ')} after 5 s`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** nginx (Debian's) for ingress-nginx, ready when it listens. */
+async function nginx(config: string, port: number): Promise<void> {
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dirname(config), d), { recursive: true });
+  await child('nginx', ['-c', config, '-e', 'stderr'], [port]);
   process.stdout.write(`ingress-nginx (nginx ${config}) listening on :${port}\n`);
+  ready();
+}
+
+/** The sidecar's stand-in proxy (sidecar-proxy.ts) as the injection template's user: ready when it listens on both ports. */
+async function sidecar(configFile: string): Promise<void> {
+  const text = readFileSync(configFile, 'utf8');
+  const c = JSON.parse(text) as SidecarProxyConfig;
+  await child('python3', ['-c', SIDECAR_PROXY_PY, text], [c.proxyPort, c.inboundPort], { uid: c.uid, gid: c.gid });
+  process.stdout.write(`istio-proxy stand-in (${c.mode}, uid ${c.uid}/gid ${c.gid}) listening on :${c.proxyPort} (outbound), :${c.inboundPort} (inbound)\n`);
   ready();
 }
 
@@ -268,6 +284,8 @@ async function main(argv: string[]): Promise<void> {
       ready();
       return;
     }
+    case 'sidecar':
+      return sidecar(args[0]!);
     case 'nginx':
       return nginx(args[0]!, Number(args[1]));
     case 'loadbalancer':

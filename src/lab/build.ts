@@ -95,6 +95,11 @@ export async function buildLab(plan: LabPlan, sources: ClusterSource[], onPhase:
       plan.servers.map((s) => {
         if (s.kind === 'echo') return startAgent(plan.name, s.ns, 'echo', [...(s.proxyProtocol ? ['--proxy-protocol', s.proxyProtocol] : []), ...s.ports.map(String)]);
         if (s.kind === 'healthcheck') return startAgent(plan.name, s.ns, 'healthcheck', [JSON.stringify(s.services)]);
+        if (s.kind === 'sidecar') {
+          const config = join(stateDir(plan.name), `sidecar-${s.ns}.json`);
+          writeFileSync(config, JSON.stringify(s.config));
+          return startAgent(plan.name, s.ns, 'sidecar', [config]);
+        }
         const dir = join(stateDir(plan.name), `nginx-${s.ns}`);
         mkdirSync(dir, { recursive: true });
         writeFileSync(join(dir, 'nginx.conf'), s.config.replaceAll('@DIR@', dir));
@@ -135,7 +140,8 @@ export async function buildLab(plan: LabPlan, sources: ClusterSource[], onPhase:
       lbStarted.catch(() => undefined);
     }
     const nginx = plan.servers.filter((s) => s.kind === 'nginx').length;
-    await phase('servers', `${plan.servers.filter((s) => s.kind === 'echo').length} echo servers, ${plan.servers.filter((s) => s.kind === 'healthcheck').length} health check servers${nginx ? `, ${nginx} nginx` : ''} (booting since ${(performance.now() - t).toFixed(0)} ms)`, async () => {
+    const sidecars = plan.servers.filter((s) => s.kind === 'sidecar').length;
+    await phase('servers', `${plan.servers.filter((s) => s.kind === 'echo').length} echo servers, ${plan.servers.filter((s) => s.kind === 'healthcheck').length} health check servers${nginx ? `, ${nginx} nginx` : ''}${sidecars ? `, ${sidecars} sidecar proxies` : ''} (booting since ${(performance.now() - t).toFixed(0)} ms)`, async () => {
       const failed = (await started).find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     });

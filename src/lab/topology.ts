@@ -20,7 +20,10 @@ import { formatIP, formatNetwork, type IPNetwork, networkContains, networkOf, pa
 import type { Host } from '../netfilter/index.js';
 import { planJourney } from '../trace/plan.js';
 import { resolveApp } from '../trace/app.js';
+import { compileIstioRules } from '../sidecar/index.js';
+import { readyEndpoints } from '../trace/endpoints.js';
 import { ingressControllers, ingressNginxLab } from './ingress-nginx.js';
+import type { SidecarProxyConfig } from './sidecar-proxy.js';
 import type { World } from '../trace/world.js';
 
 /** What a namespace stands for. */
@@ -71,7 +74,9 @@ export type LabServer =
     }
   | { kind: 'healthcheck'; ns: string; id: string; address: string; services: HealthCheckService[] }
   /** ingress-nginx's controller as Debian's nginx (ingress-nginx.ts): `config` is nginx.conf with `@DIR@` for its directory. */
-  | { kind: 'nginx'; ns: string; id: string; address: string; port: number; config: string };
+  | { kind: 'nginx'; ns: string; id: string; address: string; port: number; config: string }
+  /** istio-proxy's stand-in (sidecar-proxy.ts) in a pod whose capture rules are loaded. */
+  | { kind: 'sidecar'; ns: string; id: string; address: string; config: SidecarProxyConfig };
 
 /** A LoadBalancer Service port as the passthrough load balancer serves it. */
 export interface LabVip {
@@ -207,10 +212,23 @@ export interface LabTools {
   haproxy: boolean;
   /** Debian's nginx (nginx-light has realip): ingress-nginx's controllers. */
   nginx: boolean;
+  /** python3: Istio sidecars' stand-in proxy (SO_ORIGINAL_DST, IP_TRANSPARENT). */
+  python3: boolean;
+}
+
+/** Every Service's `ClusterIP:port` with its ready IPv4 endpoints (what a sidecar's outbound Envoy balances over). */
+function serviceEndpoints(world: World): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const svc of world.cluster.services) {
+    const ip = (svc.spec.clusterIPs ?? [svc.spec.clusterIP]).find((x): x is string => x !== undefined && x !== 'None' && tryParseIP(x)?.family === 4);
+    if (!ip) continue;
+    for (const port of svc.spec.ports ?? []) if ((port.protocol ?? 'TCP') === 'TCP') out[`${ip}:${port.port}`] = readyEndpoints(world, svc, port, 4).map((e) => `${e.address}:${e.port}`);
+  }
+  return out;
 }
 
 /** Plan the lab of a world. `name` must match {@link LAB_NAME}. */
-export function planLab(world: World, name: string, tools: LabTools = { haproxy: true, nginx: true }): LabPlan {
+export function planLab(world: World, name: string, tools: LabTools = { haproxy: true, nginx: true, python3: true }): LabPlan {
   if (!LAB_NAME.test(name)) throw new Error(`lab name "${name}": expected lower-case letters and digits, starting with a letter, at most 12`);
   const prefix = `kp-${name}-`;
   const cluster = world.cluster;
@@ -258,6 +276,7 @@ export function planLab(world: World, name: string, tools: LabTools = { haproxy:
 
   // Pods behind their node's cni0; ingress-nginx's controllers run nginx on their HTTP port.
   const controllers = ingressControllers(world);
+  let services: Record<string, string[]> | undefined;
   const perNode = new Map<string, number>();
   for (const [id, h] of world.network.hosts) {
     if (h.kind !== 'pod') continue;
@@ -270,9 +289,21 @@ export function planLab(world: World, name: string, tools: LabTools = { haproxy:
     p.addresses.push(...v4Addresses(h.host, 'eth0'));
     if (p.addresses.length === 0) continue;
     p.routes.push(...givenRoutes(h.host, new Set(['eth0'])));
-    if (world.sidecarOf(id)) {
-      notes.push(`${id}: its Istio sidecar is not built yet; the lab runs the app alone`);
-      unbuilt.push({ target: id, reason: 'its Istio sidecar is not built yet' });
+    const sidecar = world.sidecarOf(id);
+    if (sidecar?.capture && tools.python3) {
+      // istio-init's rules in the pod, and the proxy that takes what they capture.
+      const rules = compileIstioRules(sidecar.capture, 'IPv4');
+      p.iptables = rules.text;
+      p.policyRules.push(...rules.policyRules);
+      p.routes.push(...rules.routes);
+      services ??= serviceEndpoints(world);
+      const c = sidecar.capture;
+      const config: SidecarProxyConfig = { mode: c.mode === 'TPROXY' ? 'TPROXY' : 'REDIRECT', proxyPort: c.proxyPort, inboundPort: c.inboundCapturePort, mark: c.inboundTproxyMark, uid: sidecar.proxy.uid, gid: sidecar.proxy.gid, services };
+      servers.push({ kind: 'sidecar', ns: p.name, id, address: p.addresses[0]!.cidr.split('/')[0]!, config });
+      notes.push(`${id}: its Istio sidecar (${config.mode}) is a stand-in for Envoy that keeps its address behaviour (python3, uid ${config.uid}/gid ${config.gid}); the app's HTTP is not parsed or changed`);
+    } else if (sidecar) {
+      notes.push(`${id}: its Istio sidecar is realized with python3, which is not installed; the lab runs the app alone`);
+      unbuilt.push({ target: id, reason: 'its Istio sidecar is realized with python3, which is not installed' });
     }
     const k = perNode.get(node.name) ?? 0;
     perNode.set(node.name, k + 1);

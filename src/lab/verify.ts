@@ -80,7 +80,8 @@ export function checksOf(world: World, plan: LabPlan): LabCheck[] {
   for (const n of plan.namespaces) {
     if (n.role !== 'pod') continue;
     const node = world.podAt(n.id)?.spec.nodeName;
-    if (node && seen.has(node)) continue;
+    // Pods with a sidecar are clients too (their outbound capture is a way out of its own).
+    if (node && seen.has(node) && !plan.servers.some((x) => x.kind === 'sidecar' && x.id === n.id)) continue;
     if (node) seen.add(node);
     podClients.push(n.id);
   }
@@ -125,6 +126,7 @@ export function predict(world: World, plan: LabPlan, check: { from: string; to: 
   // Hops the lab builds, by the trace's `at` (a load balancer hop is at `lb/NS/NAME`; ingress-nginx at its pod, on its HTTP port only).
   const built = new Map<string, number | undefined>((plan.loadBalancer?.proxies ?? []).map((p) => [p.service.replace(/:[^:/]+$/, ''), undefined]));
   for (const x of plan.servers) if (x.kind === 'nginx') built.set(x.id, x.port);
+  for (const x of plan.servers) if (x.kind === 'sidecar') built.set(x.id, undefined);
   const isBuilt = (at: string, detail: string) => built.has(at) && (built.get(at) === undefined || Number(/ on \S*:(\d+)$/.exec(detail)?.[1]) === built.get(at));
   let unbuilt: string | undefined;
   for (const o of traceFromPlan(world, jp, { http })) {

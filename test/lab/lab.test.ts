@@ -130,18 +130,34 @@ describe('kubepath lab on the kernel', { skip, concurrency: 1 }, () => {
     assertGone(LAB.proxy, pids);
   });
 
-  test('checks through a hop the lab does not build are skipped with the reason, never passed', () => {
-    const r = kubepath(['lab', 'verify', '-f', join(SEEDS, '09-istio-sidecar'), '--name', LAB.verify, '--connections', '10', '--json']);
-    const pids = labPids(LAB.verify);
-    try {
-      const doc = JSON.parse(r.stdout) as { ok: boolean; checks: { ok: boolean; skipped?: string; connections: number }[] };
+  const python3 = spawnSync('python3', ['-V']).error ? 'python3 is not installed' : false;
+  test('Istio sidecars: REDIRECT gives the app 127.0.0.6, TPROXY the caller; the ingress gateway, not built, is skipped with the reason', { skip: python3 }, () => {
+    const seed = join(SEEDS, '09-istio-sidecar');
+    const TPROXY = 'pod/foo/httpbin-74fb669cc6-qvlb5.metadata.annotations[sidecar.istio.io/interceptionMode]=TPROXY';
+    const verify = (set: string[]) => {
+      const r = kubepath(['lab', 'verify', '-f', seed, '--name', LAB.verify, '--connections', '20', '--json', ...set.flatMap((x) => ['--set', x])]);
+      assert.ok(r.stdout, r.stderr);
+      const doc = JSON.parse(r.stdout) as { ok: boolean; checks: { from: string; to: string; ok: boolean; skipped?: string; connections: number; observed: Record<string, number>; predicted: Record<string, number> }[] };
+      for (const c of doc.checks) assert.ok(c.ok, `${c.from} → ${c.to}: predicted ${JSON.stringify(c.predicted)}, observed ${JSON.stringify(c.observed)}`);
+      assert.equal(r.status, 0, r.stderr);
       const skipped = doc.checks.filter((c) => c.skipped);
       assert.ok(skipped.length > 0);
       for (const c of skipped) {
-        assert.match(c.skipped!, /Istio|istio-proxy|Envoy|sidecar/);
+        assert.match(c.skipped!, /Envoy "istio-ingressgateway"/);
         assert.equal(c.connections, 0, 'no connection counted');
       }
-      assert.ok(doc.checks.every((c) => c.ok));
+      return (from: string) => doc.checks.find((c) => c.from === from && c.to === 'svc/foo/httpbin:http')!.observed;
+    };
+    const pids: number[] = [];
+    try {
+      // sleep → httpbin's ClusterIP: sleep's proxy picks the endpoint, httpbin's connects to the app from 127.0.0.6.
+      assert.deepEqual(verify([])('pod/foo/sleep-74b7c4c84c-9nbtr'), { '127.0.0.6': 1 });
+      pids.push(...labPids(LAB.verify));
+      // TPROXY (the annotation): the app sees sleep's own address.
+      assert.deepEqual(verify([TPROXY])('pod/foo/sleep-74b7c4c84c-9nbtr'), { '172.17.0.58': 1 });
+      pids.push(...labPids(LAB.verify));
+      const status = kubepath(['lab', 'status', '--name', LAB.verify]);
+      assert.match(status.stdout, /istio-proxy stand-in \(TPROXY\) :15001,15006/);
     } finally {
       assert.equal(kubepath(['lab', 'down', '--name', LAB.verify]).status, 0);
     }

@@ -122,7 +122,7 @@ describe('lab plan', () => {
     assert.match(cfg, /server node1 10\.9\.31\.26:43832\n  server node2 10\.9\.31\.27:43832/);
     assert.equal(checksOf(world, plan).filter((c) => c.way === 'external → LB' && !c.skip).length, 1);
     // Without HAProxy on the host: a note, and the check is skipped with the reason.
-    const bare = planLab(worldOf('08-ucloud-ulb7'), 'ptest', { haproxy: false, nginx: true });
+    const bare = planLab(worldOf('08-ucloud-ulb7'), 'ptest', { haproxy: false, nginx: true, python3: true });
     assert.equal(bare.loadBalancer, undefined);
     assert.ok(bare.notes.some((n) => /HAProxy, which is not installed/.test(n)));
     const skipped = checksOf(worldOf('08-ucloud-ulb7'), bare).filter((c) => c.skip);
@@ -164,9 +164,34 @@ describe('lab plan', () => {
     assert.match(cfg, /real_ip_header X-Forwarded-For;\n  real_ip_recursive on;\n  set_real_ip_from 192\.168\.0\.0\/24;/);
     assert.match(cfg, /proxy_set_header X-Forwarded-For \$full_x_forwarded_for;/);
     // Without nginx on the host: the echo server stays, a note, and checks through the controller are skipped.
-    const bare = planLab(worldOf('10-ingress-nginx-slb'), 'ptest', { haproxy: true, nginx: false });
+    const bare = planLab(worldOf('10-ingress-nginx-slb'), 'ptest', { haproxy: true, nginx: false, python3: true });
     assert.ok(!bare.servers.some((x) => x.kind === 'nginx'));
     assert.ok(bare.notes.some((n) => /nginx, which is not installed/.test(n)));
+  });
+
+  test('an Istio sidecar: istio-init\'s rules in the pod, the proxy as its user, Services\' endpoints for its outbound side', () => {
+    const plan = planLab(worldOf('09-istio-sidecar'), 'ptest');
+    const sc = plan.servers.filter((x) => x.kind === 'sidecar');
+    assert.equal(sc.length, 2, 'httpbin and sleep');
+    const httpbin = sc.find((x) => x.id === 'pod/foo/httpbin-74fb669cc6-qvlb5')!;
+    assert.ok(httpbin.kind === 'sidecar');
+    assert.deepEqual([httpbin.config.mode, httpbin.config.uid, httpbin.config.gid, httpbin.config.proxyPort, httpbin.config.inboundPort], ['REDIRECT', 1337, 1337, 15001, 15006]);
+    assert.ok(Object.values(httpbin.config.services).some((eps) => eps.includes('172.17.0.57:80')));
+    const ns = plan.namespaces.find((n) => n.id === httpbin.id)!;
+    assert.match(ns.iptables ?? '', /-A ISTIO_OUTPUT -o lo -s 127\.0\.0\.6\/32 -j RETURN/);
+    const tproxy = planLab(
+      buildWorld(loadCluster(readClusterSources([join(SEEDS, '09-istio-sidecar')]), { patches: [parsePatch('pod/foo/httpbin-74fb669cc6-qvlb5.metadata.annotations[sidecar.istio.io/interceptionMode]=TPROXY')] })),
+      'ptest',
+    );
+    const t = tproxy.servers.find((x) => x.id === httpbin.id && x.kind === 'sidecar');
+    assert.ok(t && t.kind === 'sidecar' && t.config.mode === 'TPROXY' && t.config.uid === 0 && t.config.gid === 1337);
+    const tns = tproxy.namespaces.find((n) => n.id === httpbin.id)!;
+    assert.ok(tns.policyRules.some((r) => /fwmark 1337 lookup 133/.test(r)));
+    assert.ok(tns.routes.some((r) => /local default dev lo table 133/.test(r)));
+    // Without python3: a note, the app alone, and the sidecar is unbuilt.
+    const bare = planLab(worldOf('09-istio-sidecar'), 'ptest', { haproxy: true, nginx: true, python3: false });
+    assert.ok(!bare.servers.some((x) => x.kind === 'sidecar'));
+    assert.ok((bare.unbuilt ?? []).some((u) => u.target === httpbin.id));
   });
 
   test('outcomes: the client address, the PROXY source and X-Forwarded-For, in one form for the echo and the trace', () => {
