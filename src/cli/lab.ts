@@ -72,7 +72,7 @@ function statusRows(plan: LabPlan, style: Style): string[][] {
   const present = new Set(labNamespaces(plan.name));
   const serves = new Map<string, string>();
   for (const s of plan.servers) {
-    const text = s.kind === 'echo' ? `kubepath echo :${s.ports.join(',')}` : s.kind === 'nginx' ? `ingress-nginx (nginx) :${s.port}` : s.kind === 'sidecar' ? `istio-proxy stand-in (${s.config.mode}) :${s.config.proxyPort},${s.config.inboundPort}` : `health check ${s.services.map((x) => `:${x.port} (${x.localEndpoints} local)`).join(', ')}`;
+    const text = s.kind === 'echo' ? `kubepath echo :${s.ports.join(',')}` : s.kind === 'nginx' ? `ingress-nginx (nginx) :${s.port}` : s.kind === 'sidecar' ? `istio-proxy stand-in (${s.config.mode}) :${s.config.proxyPort},${s.config.inboundPort}` : s.kind === 'haproxy' ? `HAProxy "${s.name}" :${s.port}` : `health check ${s.services.map((x) => `:${x.port} (${x.localEndpoints} local)`).join(', ')}`;
     serves.set(s.ns, serves.has(s.ns) ? `${serves.get(s.ns)}, ${text}` : text);
   }
   if (plan.loadBalancer) {

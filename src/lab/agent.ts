@@ -10,6 +10,7 @@
  *   second and, when the healthy set changes, loads the passthrough rules (loadbalancer.ts) with
  *   iptables-restore and HAProxy's configuration for the proxying ones (its child, `haproxy -db`);
  * - `sidecar CONFIG`: istio-proxy's stand-in (sidecar-proxy.ts, python3) as the proxy's uid/gid;
+ * - `haproxy CONFIG PORT`: an Environment reverse proxy as HAProxy (reverse-proxy.ts), ready when it listens;
  * - `nginx CONFIG PORT`: ingress-nginx's controller as Debian's nginx (ingress-nginx.ts), ready when it listens;
  * - `probe ADDRESS PORT COUNT TIMEOUT_MS [LOCAL_ADDRESS [HOST]]`: COUNT real HTTP connections to the echo server;
  *   prints `{ "observed": { OUTCOME | "(refused)" | "(timeout)" | …: count } }` (outcome.ts: the client
@@ -286,6 +287,11 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'sidecar':
       return sidecar(args[0]!);
+    case 'haproxy':
+      await child('haproxy', ['-db', '-f', args[0]!], [Number(args[1])]);
+      process.stdout.write(`haproxy (${args[0]}) listening on :${args[1]}\n`);
+      ready();
+      return;
     case 'nginx':
       return nginx(args[0]!, Number(args[1]));
     case 'loadbalancer':

@@ -95,6 +95,11 @@ export async function buildLab(plan: LabPlan, sources: ClusterSource[], onPhase:
       plan.servers.map((s) => {
         if (s.kind === 'echo') return startAgent(plan.name, s.ns, 'echo', [...(s.proxyProtocol ? ['--proxy-protocol', s.proxyProtocol] : []), ...s.ports.map(String)]);
         if (s.kind === 'healthcheck') return startAgent(plan.name, s.ns, 'healthcheck', [JSON.stringify(s.services)]);
+        if (s.kind === 'haproxy') {
+          const config = join(stateDir(plan.name), `haproxy-${s.ns}-${s.port}.cfg`);
+          writeFileSync(config, s.config);
+          return startAgent(plan.name, s.ns, 'haproxy', [config, String(s.port)]);
+        }
         if (s.kind === 'sidecar') {
           const config = join(stateDir(plan.name), `sidecar-${s.ns}.json`);
           writeFileSync(config, JSON.stringify(s.config));
@@ -141,7 +146,8 @@ export async function buildLab(plan: LabPlan, sources: ClusterSource[], onPhase:
     }
     const nginx = plan.servers.filter((s) => s.kind === 'nginx').length;
     const sidecars = plan.servers.filter((s) => s.kind === 'sidecar').length;
-    await phase('servers', `${plan.servers.filter((s) => s.kind === 'echo').length} echo servers, ${plan.servers.filter((s) => s.kind === 'healthcheck').length} health check servers${nginx ? `, ${nginx} nginx` : ''}${sidecars ? `, ${sidecars} sidecar proxies` : ''} (booting since ${(performance.now() - t).toFixed(0)} ms)`, async () => {
+    const proxies = plan.servers.filter((s) => s.kind === 'haproxy').length;
+    await phase('servers', `${plan.servers.filter((s) => s.kind === 'echo').length} echo servers, ${plan.servers.filter((s) => s.kind === 'healthcheck').length} health check servers${nginx ? `, ${nginx} nginx` : ''}${sidecars ? `, ${sidecars} sidecar proxies` : ''}${proxies ? `, ${proxies} HAProxy in pods` : ''} (booting since ${(performance.now() - t).toFixed(0)} ms)`, async () => {
       const failed = (await started).find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     });

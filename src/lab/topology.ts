@@ -23,6 +23,7 @@ import { resolveApp } from '../trace/app.js';
 import { compileIstioRules } from '../sidecar/index.js';
 import { readyEndpoints } from '../trace/endpoints.js';
 import { ingressControllers, ingressNginxLab } from './ingress-nginx.js';
+import { proxiesOf, reverseProxyLab } from './reverse-proxy.js';
 import type { SidecarProxyConfig } from './sidecar-proxy.js';
 import type { World } from '../trace/world.js';
 
@@ -75,6 +76,8 @@ export type LabServer =
   | { kind: 'healthcheck'; ns: string; id: string; address: string; services: HealthCheckService[] }
   /** ingress-nginx's controller as Debian's nginx (ingress-nginx.ts): `config` is nginx.conf with `@DIR@` for its directory. */
   | { kind: 'nginx'; ns: string; id: string; address: string; port: number; config: string }
+  /** An Environment reverse proxy (reverse-proxy.ts) as Debian's HAProxy in its pod. */
+  | { kind: 'haproxy'; ns: string; id: string; address: string; name: string; port: number; config: string }
   /** istio-proxy's stand-in (sidecar-proxy.ts) in a pod whose capture rules are loaded. */
   | { kind: 'sidecar'; ns: string; id: string; address: string; config: SidecarProxyConfig };
 
@@ -319,6 +322,17 @@ export function planLab(world: World, name: string, tools: LabTools = { haproxy:
       servers.push({ kind: 'nginx', ns: p.name, id, address: p.addresses[0]!.cidr.split('/')[0]!, port: ingress.port, config: ingress.config });
       notes.push(...ingress.notes.map((n) => `${id}: ingress-nginx (nginx from ${ingress.configMap}): ${n}`));
       ports = ports.filter((x) => x !== ingress.port);
+    }
+    for (const proxy of proxiesOf(world, pod)) {
+      const r = tools.haproxy ? reverseProxyLab(world, proxy) : 'it is realized with HAProxy, which is not installed (apt-get install haproxy)';
+      if (typeof r === 'string') {
+        notes.push(`${id}: the proxy "${proxy.name}" is not built: ${r}`);
+        unbuilt.push({ target: id, reason: `the proxy "${proxy.name}" is not built: ${r}` });
+        continue;
+      }
+      servers.push({ kind: 'haproxy', ns: p.name, id, address: p.addresses[0]!.cidr.split('/')[0]!, name: r.name, port: r.port, config: r.config });
+      notes.push(...r.notes.map((n) => `${id}: ${n}`));
+      ports = ports.filter((x) => x !== r.port);
     }
     const pp = pod ? resolveApp(cluster, pod, undefined).proxyProtocol : 'none';
     if (ports.length > 0) servers.push({ kind: 'echo', ns: p.name, id, address: p.addresses[0]!.cidr.split('/')[0]!, ports, ...(pp !== 'none' ? { proxyProtocol: pp } : {}) });

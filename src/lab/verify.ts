@@ -124,10 +124,11 @@ export function predict(world: World, plan: LabPlan, check: { from: string; to: 
   const http: HttpRequestHead = { method: 'GET', host, path: '/', scheme: 'http', headers: [['Host', host]] };
   const outcomes: Record<OutcomeKey, number> = {};
   // Hops the lab builds, by the trace's `at` (a load balancer hop is at `lb/NS/NAME`; ingress-nginx at its pod, on its HTTP port only).
-  const built = new Map<string, number | undefined>((plan.loadBalancer?.proxies ?? []).map((p) => [p.service.replace(/:[^:/]+$/, ''), undefined]));
-  for (const x of plan.servers) if (x.kind === 'nginx') built.set(x.id, x.port);
+  // `undefined`: any port (a load balancer, a sidecar); else the ports built (nginx's HTTP port, a proxy's).
+  const built = new Map<string, number[] | undefined>((plan.loadBalancer?.proxies ?? []).map((p) => [p.service.replace(/:[^:/]+$/, ''), undefined]));
   for (const x of plan.servers) if (x.kind === 'sidecar') built.set(x.id, undefined);
-  const isBuilt = (at: string, detail: string) => built.has(at) && (built.get(at) === undefined || Number(/ on \S*:(\d+)$/.exec(detail)?.[1]) === built.get(at));
+  for (const x of plan.servers) if (x.kind === 'nginx' || x.kind === 'haproxy') built.set(x.id, [...(built.get(x.id) ?? []), x.port]);
+  const isBuilt = (at: string, detail: string) => built.has(at) && (built.get(at) === undefined || built.get(at)!.includes(Number(/ on \S*:(\d+)$/.exec(detail)?.[1])));
   let unbuilt: string | undefined;
   for (const o of traceFromPlan(world, jp, { http })) {
     const app = o.app;
@@ -147,7 +148,7 @@ export function predict(world: World, plan: LabPlan, check: { from: string; to: 
     // Every proxy the connection reaches (also one that refuses it, which leaves no hop record).
     const hop = o.steps.find((st) => st.state === 'ARRIVE_AT_PROXY' && !isBuilt(st.at, st.detail));
     const name = hop?.detail.split(' accepts the connection')[0];
-    if (hop && built.has(hop.at)) unbuilt ??= `${name}: the lab builds its HTTP port ${built.get(hop.at)} only (HTTPS needs certificates)`;
+    if (hop && built.has(hop.at)) unbuilt ??= `${name}: the lab builds port ${built.get(hop.at)!.join(', ')} only here (ingress-nginx's HTTPS needs certificates)`;
     else if (hop) unbuilt ??= `the trace passes through ${name}, which the lab does not build yet`;
   }
   const ns = plan.namespaces.find((n) => n.id === jp.input.from)?.name;

@@ -194,6 +194,21 @@ describe('lab plan', () => {
     assert.ok((bare.unbuilt ?? []).some((u) => u.target === httpbin.id));
   });
 
+  test('an Environment proxy (the Istio ingress gateway) is HAProxy in its pod: accept-proxy, forwardfor for use_remote_address, the endpoints', () => {
+    const plan = planLab(worldOf('09-istio-sidecar'), 'ptest');
+    const gw = plan.servers.find((x) => x.kind === 'haproxy');
+    assert.ok(gw && gw.kind === 'haproxy');
+    assert.equal(gw.port, 8080);
+    assert.match(gw.config, /bind 0\.0\.0\.0:8080 accept-proxy\n  mode http\n  option forwardfor\n/);
+    assert.match(gw.config, /server u0 172\.17\.0\.57:80\n/);
+    assert.ok(plan.notes.some((n) => /stood in for by HAProxy/.test(n)));
+    const off = planLab(
+      buildWorld(loadCluster(readClusterSources([join(SEEDS, '09-istio-sidecar')]), { patches: [parsePatch('env.proxies[istio-ingressgateway].useRemoteAddress=false')] })),
+      'ptest',
+    );
+    assert.doesNotMatch((off.servers.find((x) => x.kind === 'haproxy') as { config: string }).config, /forwardfor/, 'use_remote_address false: nothing appended');
+  });
+
   test('outcomes: the client address, the PROXY source and X-Forwarded-For, in one form for the echo and the trace', () => {
     assert.equal(outcomeKey({ clientAddress: '10.0.0.1' }), '10.0.0.1');
     assert.equal(outcomeKey({ clientAddress: '10.0.0.1', headers: [['Host', 'x'], ['X-Forwarded-For', '1.1.1.1, 2.2.2.2'], ['x-forwarded-for', '3.3.3.3']] }), '10.0.0.1 · XFF 1.1.1.1, 2.2.2.2, 3.3.3.3');
