@@ -9,12 +9,12 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { type ClusterSource, loadCluster } from '../cluster/index.js';
+import { type ClusterSource, loadCluster, parsePatch } from '../cluster/index.js';
 import { buildLab, LabBuildError, labRunning, type Phase } from '../lab/build.js';
 import { labNamespaces, processesIn } from '../lab/namespaces.js';
 import { readState, stateDir, stateLabs } from '../lab/state.js';
 import { teardown } from '../lab/teardown.js';
-import { LAB_NAME, type LabPlan, planLab } from '../lab/topology.js';
+import { LAB_NAME, type LabPlan, type LabTools, planLab } from '../lab/topology.js';
 import { type CheckResult, checksOf, predict, probe, verifyLab } from '../lab/verify.js';
 import { percent, type Style, styleFor, table } from '../report/style.js';
 import { buildWorld, type World } from '../trace/world.js';
@@ -26,6 +26,8 @@ interface Io {
   stdout: Out;
   stderr: Out;
 }
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** `lab verify`: some check disagrees with the trace. */
 export const LAB_MISMATCH = 2;
@@ -46,13 +48,20 @@ function requireRoot(): void {
   }
 }
 
-function worldOf(sources: ClusterSource[], name: string): { world: World; plan: LabPlan } {
-  const world = buildWorld(loadCluster(sources));
-  return { world, plan: planLab(world, name) };
+let tools: LabTools | undefined;
+/** Which optional programs this host has (looked up once). */
+function labTools(): LabTools {
+  tools ??= { haproxy: !spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).error, nginx: !spawnSync('nginx', ['-v'], { encoding: 'utf8' }).error, python3: !spawnSync('python3', ['-V'], { encoding: 'utf8' }).error };
+  return tools;
+}
+
+function worldOf(sources: ClusterSource[], name: string, set: readonly string[] = []): { world: World; plan: LabPlan } {
+  const world = buildWorld(loadCluster(sources, { patches: set.map(parsePatch) }));
+  return { world, plan: planLab(world, name, labTools()) };
 }
 
 /** The lab's state, or a UserError saying it is not up. */
-function upLab(name: string): { sources: ClusterSource[]; plan: LabPlan } {
+function upLab(name: string): { sources: ClusterSource[]; plan: LabPlan; set?: string[] } {
   const state = readState(name);
   if (!state) throw new UserError(`no lab "${name}" (kubepath lab up -f PATH --name ${name}); labs: ${stateLabs().join(', ') || '(none)'}`);
   return state;
@@ -62,8 +71,15 @@ function statusRows(plan: LabPlan, style: Style): string[][] {
   const procs = processesIn(plan.namespaces.map((n) => n.name));
   const present = new Set(labNamespaces(plan.name));
   const serves = new Map<string, string>();
-  for (const s of plan.servers) serves.set(s.ns, s.kind === 'echo' ? `kubepath echo :${s.ports.join(',')}` : `health check ${s.services.map((x) => `:${x.port} (${x.localEndpoints} local)`).join(', ')}`);
-  if (plan.loadBalancer) serves.set(plan.loadBalancer.ns, plan.loadBalancer.vips.map((v) => `${v.vip}:${v.port} → ${v.delivery === 'VIP' ? 'VIP' : `nodePort ${v.nodePort}`}`).join(', '));
+  for (const s of plan.servers) {
+    const text = s.kind === 'echo' ? `kubepath echo :${s.ports.join(',')}` : s.kind === 'nginx' ? `ingress-nginx (nginx) :${s.port}` : s.kind === 'sidecar' ? `istio-proxy stand-in (${s.config.mode}) :${s.config.proxyPort},${s.config.inboundPort}` : s.kind === 'haproxy' ? `HAProxy "${s.name}" :${s.port}` : `health check ${s.services.map((x) => `:${x.port} (${x.localEndpoints} local)`).join(', ')}`;
+    serves.set(s.ns, serves.has(s.ns) ? `${serves.get(s.ns)}, ${text}` : text);
+  }
+  if (plan.loadBalancer) {
+    const lb = plan.loadBalancer;
+    const proxied = (lb.proxies ?? []).map((p) => `HAProxy ${p.vip}:${p.port} (${p.mode}${p.sendProxy ? `, PROXY v${p.sendProxy}` : p.mode === 'http' ? ', forwardfor' : ''}) → nodePort ${p.nodePort} from ${p.source}`);
+    serves.set(lb.ns, [...lb.vips.map((v) => `${v.vip}:${v.port} → ${v.delivery === 'VIP' ? 'VIP' : `nodePort ${v.nodePort}`}`), ...proxied].join(', '));
+  }
   const rows = [['ROLE', 'HOST', 'NAMESPACE', 'ADDRESSES', 'RUNS', 'STATE']];
   for (const n of plan.namespaces) {
     const running = (procs.get(n.name) ?? []).length;
@@ -85,11 +101,12 @@ function lbHealth(name: string): string | undefined {
   }
 }
 
-async function up(flags: { filename?: string[]; name?: string; json?: boolean }, io: Io): Promise<number> {
+async function up(flags: { filename?: string[]; name?: string; set?: string[]; json?: boolean }, io: Io): Promise<number> {
   if (!flags.filename?.length) throw new UserError('-f/--filename: give the manifests (files, directories or - for stdin)');
   const name = labName(flags.name);
   const sources = readClusterSources(flags.filename);
-  const { plan } = worldOf(sources, name); // bad manifests fail here, before anything is made
+  const set = flags.set ?? [];
+  const { plan } = worldOf(sources, name, set); // bad manifests (and what-ifs) fail here, before anything is made
   requireRoot();
   const style = styleFor(io.stderr);
   const t0 = performance.now();
@@ -99,7 +116,7 @@ async function up(flags: { filename?: string[]; name?: string; json?: boolean },
   if (!flags.json) io.stderr.write(`${style.bold(`lab ${name}`)}: building ${plan.namespaces.length} namespaces\n`);
   let result;
   try {
-    result = await buildLab(plan, sources, progress);
+    result = await buildLab(plan, sources, progress, set);
   } catch (e) {
     if (e instanceof LabBuildError) throw new UserError(e.message);
     throw e;
@@ -110,7 +127,7 @@ async function up(flags: { filename?: string[]; name?: string; json?: boolean },
     return EXIT.ok;
   }
   io.stdout.write(`${result.already ? `lab ${name} is already up (same manifests)` : `lab ${name} up in ${(ms / 1000).toFixed(2)} s`}\n\n${table(statusRows(plan, styleFor(io.stdout)), styleFor(io.stdout))}\n`);
-  for (const n of plan.notes) io.stdout.write(`note: ${n}\n`);
+  for (const n of [...set.map((x) => `what-if: ${x}`), ...plan.notes]) io.stdout.write(`note: ${n}\n`);
   return EXIT.ok;
 }
 
@@ -175,17 +192,17 @@ function shares(o: Record<string, number>): string {
     .join(', ');
 }
 
-async function curl(flags: { from?: string; to?: string; name?: string; count: string; json?: boolean }, io: Io): Promise<number> {
+async function curl(flags: { from?: string; to?: string; host?: string; name?: string; count: string; json?: boolean }, io: Io): Promise<number> {
   if (!flags.from) throw new UserError('--from: the client (a client of the Environment, external:IP of one, pod/NS/NAME)');
   if (!flags.to) throw new UserError('--to: the target (svc/NS/NAME[:PORT], lb/NS/NAME[:PORT], nodeport/NODE/PORT, pod/NS/NAME:PORT or IP:PORT)');
   const count = Number(flags.count);
   if (!Number.isInteger(count) || count < 1 || count > 10000) throw new UserError(`--count ${flags.count}: expected 1-10000`);
   const name = labName(flags.name);
-  const { sources } = upLab(name);
+  const { sources, set } = upLab(name);
   requireRoot();
-  const { world, plan } = worldOf(sources, name);
-  const pr = predict(world, plan, { from: flags.from, to: flags.to });
-  const got = await probe(pr.ns, pr.source, pr.address, pr.port, count, 2000);
+  const { world, plan } = worldOf(sources, name, set);
+  const pr = predict(world, plan, { from: flags.from, to: flags.to, host: flags.host });
+  const got = await probe(pr.ns, pr.source, pr.address, pr.port, count, 2000, pr.host);
   const n = Object.values(got.observed).reduce((a, b) => a + b, 0);
   const observed = Object.fromEntries(Object.entries(got.observed).map(([k, c]) => [k, c / n]));
   if (flags.json) {
@@ -199,40 +216,52 @@ async function curl(flags: { from?: string; to?: string; name?: string; count: s
   return EXIT.ok;
 }
 
-async function verify(flags: { filename?: string[]; name?: string; connections: string; json?: boolean }, io: Io): Promise<number> {
+async function verify(flags: { filename?: string[]; name?: string; set?: string[]; connections: string; json?: boolean }, io: Io): Promise<number> {
   const connections = Number(flags.connections);
   if (!Number.isInteger(connections) || connections < 1 || connections > 10000) throw new UserError(`--connections ${flags.connections}: expected 1-10000`);
   const name = labName(flags.name);
   let sources: ClusterSource[];
+  let set: string[];
   let t0 = performance.now();
   if (flags.filename?.length) {
     sources = readClusterSources(flags.filename);
-    const { plan } = worldOf(sources, name);
+    set = flags.set ?? [];
+    const { plan } = worldOf(sources, name, set);
     requireRoot();
-    const r = await buildLab(plan, sources).catch((e: unknown) => {
+    const r = await buildLab(plan, sources, undefined, set).catch((e: unknown) => {
       throw e instanceof LabBuildError ? new UserError(e.message) : e;
     });
     if (!flags.json) io.stderr.write(`lab ${name} ${r.already ? 'already up' : `up in ${((performance.now() - t0) / 1000).toFixed(2)} s`}\n`);
   } else {
-    sources = upLab(name).sources;
+    if (flags.set?.length) throw new UserError('--set needs -f: the lab is built with the what-ifs (kubepath lab verify -f PATH --set …)');
+    ({ sources, set = [] } = upLab(name));
     requireRoot();
   }
   t0 = performance.now();
-  const { world, plan } = worldOf(sources, name);
+  const { world, plan } = worldOf(sources, name, set);
   const checks = checksOf(world, plan);
   const style = styleFor(io.stdout);
   const results = await verifyLab(world, plan, checks, { connections, timeoutMs: 1000, parallel: 3 }, (r: CheckResult) => {
-    if (!flags.json && io.stderr.isTTY) io.stderr.write(`  ${r.ok ? style.green('✓') : style.red('✗')} ${r.from} → ${r.to}\n`);
+    if (!flags.json && io.stderr.isTTY) io.stderr.write(`  ${r.skipped ? style.dim('-') : r.ok ? style.green('✓') : style.red('✗')} ${r.from} → ${r.to}\n`);
   });
   const ok = results.every((r) => r.ok);
   if (flags.json) {
-    io.stdout.write(JSON.stringify({ ok, checks: results.map((r) => ({ from: r.from, to: r.to, ok: r.ok, predicted: r.predicted, observed: r.observed, connections: r.connections, problems: r.problems })) }, null, 2) + '\n');
+    io.stdout.write(
+      JSON.stringify(
+        { ok, checks: results.map((r) => ({ from: r.from, to: r.to, ok: r.ok, ...(r.skipped ? { skipped: r.skipped } : {}), predicted: r.predicted, observed: r.observed, connections: r.connections, problems: r.problems })) },
+        null,
+        2,
+      ) + '\n',
+    );
   } else {
     const rows = [['FROM', 'TO', 'WAY', 'TRACE PREDICTS', 'LAB OBSERVED', '']];
-    for (const r of results) rows.push([r.from, r.to, r.way, shares(r.predicted), `${shares(r.observed)} (${r.connections})`, r.ok ? style.green('ok') : style.red('MISMATCH')]);
+    for (const r of results) rows.push([r.from, r.to, r.way, shares(r.predicted) || '-', r.skipped ? '-' : `${shares(r.observed)} (${r.connections})`, r.skipped ? style.yellow('skipped') : r.ok ? style.green('ok') : style.red('MISMATCH')]);
     io.stdout.write(table(rows, style) + '\n');
     for (const r of results.filter((x) => !x.ok)) io.stdout.write(`${style.red('mismatch')} ${r.from} → ${r.to}: ${r.problems.join('; ')}\n`);
-    io.stdout.write(`${results.filter((r) => r.ok).length} of ${results.length} checks agree with the trace (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+    const skippedWhy = [...new Set(results.flatMap((r) => (r.skipped ? [r.skipped] : [])))];
+    for (const why of skippedWhy) io.stdout.write(`${style.yellow('skipped')} ${results.filter((r) => r.skipped === why).length} check(s): ${why}\n`);
+    const ran = results.filter((r) => !r.skipped);
+    io.stdout.write(`${ran.filter((r) => r.ok).length} of ${ran.length} checks agree with the trace${results.length > ran.length ? `, ${results.length - ran.length} skipped` : ''} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   }
   return ok ? EXIT.ok : LAB_MISMATCH;
 }
@@ -260,6 +289,7 @@ export function addLabCommand(program: Command, io: Io, setExit: (code: number) 
     .description('Build the lab: a namespace per node, pod, client and the load balancer, the underlay and router, kube-proxy rules, echo servers, health checks')
     .addOption(manifestsOption())
     .addOption(nameOption())
+    .option('--set <KIND/NS/NAME.PATH=VALUE>', "what-if, as kubepath trace takes it: the lab is built from the changed manifests; repeat", collect)
     .option('--json', 'print the phases and the plan as JSON')
     .action((flags) => run(up(flags, io)));
   lab
@@ -287,6 +317,7 @@ export function addLabCommand(program: Command, io: Io, setExit: (code: number) 
     .description("Real HTTP requests from a client to a target (the trace's syntax): what the echo server saw, next to the trace's prediction")
     .option('--from <client>', 'a client of the Environment, external:IP of one, or pod/NS/NAME')
     .option('--to <target>', 'svc/NS/NAME[:PORT], lb/NS/NAME[:PORT], nodeport/NODE/PORT, pod/NS/NAME:PORT or IP:PORT')
+    .option('--host <host>', "the request's Host header (an Ingress rule's host); default the trace's")
     .option('--count <n>', 'connections', '1')
     .addOption(nameOption())
     .option('--json', 'print the prediction, the observed shares and the echo answer as JSON')
@@ -296,6 +327,7 @@ export function addLabCommand(program: Command, io: Io, setExit: (code: number) 
     .description('For every client × way in, many real connections: the client addresses the app saw and their shares against the trace; exit 2 on any mismatch')
     .addOption(manifestsOption())
     .addOption(nameOption())
+    .option('--set <KIND/NS/NAME.PATH=VALUE>', "what-if, as kubepath trace takes it: the lab is built from the changed manifests; repeat", collect)
     .option('--connections <n>', 'connections per check', '60')
     .option('--json', 'print { ok, checks: [{ from, to, ok, predicted, observed }] }')
     .addHelpText('after', '\nExit codes: 0 every check agrees with the trace, 1 bad input or not root, 2 a mismatch.')

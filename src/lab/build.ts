@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterSource } from '../cluster/index.js';
 import { CommandError, mustRun } from './exec.js';
@@ -63,9 +63,14 @@ async function batch(ns: string, text: string): Promise<void> {
 }
 
 /** Build the lab; `onPhase` is told of each phase as it ends. */
-export async function buildLab(plan: LabPlan, sources: ClusterSource[], onPhase: (p: Phase) => void = () => undefined): Promise<BuildResult> {
+export async function buildLab(plan: LabPlan, sources: ClusterSource[], onPhase: (p: Phase) => void = () => undefined, set: readonly string[] = []): Promise<BuildResult> {
   const previous = readState(plan.name);
-  if (previous?.upAt && samePlan(previous.plan, plan) && labRunning(plan)) return { already: true, phases: [] };
+  const what = set.length > 0 ? { set: [...set] } : {};
+  if (previous?.upAt && samePlan(previous.plan, plan) && labRunning(plan)) {
+    // The same lab; what-ifs that change only the trace's side (an app's strategy) are remembered for verify.
+    writeState(plan.name, { sources, plan, ...what, upAt: previous.upAt });
+    return { already: true, phases: [] };
+  }
   // Namespaces of these names that no lab of this name made (its state directory names them) are someone else's.
   const existing = new Set(listNamespaces());
   const theirs = plan.namespaces.filter((n) => existing.has(n.name) && !previous?.plan.namespaces.some((p) => p.name === n.name));
@@ -80,14 +85,31 @@ export async function buildLab(plan: LabPlan, sources: ClusterSource[], onPhase:
     phases.push(p);
     onPhase(p);
   };
-  writeState(plan.name, { sources, plan });
+  writeState(plan.name, { sources, plan, ...what });
   try {
     await phase('namespaces', `${plan.namespaces.length} network namespaces`, () => addNamespaces(plan.namespaces.map((n) => n.name)));
     // The servers boot (a Node process each, the slowest part) while the network is made around
     // them: a socket bound to 0.0.0.0 needs only its namespace.
     const t = performance.now();
     const started = Promise.allSettled(
-      plan.servers.map((s) => (s.kind === 'echo' ? startAgent(plan.name, s.ns, 'echo', s.ports.map(String)) : startAgent(plan.name, s.ns, 'healthcheck', [JSON.stringify(s.services)]))),
+      plan.servers.map((s) => {
+        if (s.kind === 'echo') return startAgent(plan.name, s.ns, 'echo', [...(s.proxyProtocol ? ['--proxy-protocol', s.proxyProtocol] : []), ...s.ports.map(String)]);
+        if (s.kind === 'healthcheck') return startAgent(plan.name, s.ns, 'healthcheck', [JSON.stringify(s.services)]);
+        if (s.kind === 'haproxy') {
+          const config = join(stateDir(plan.name), `haproxy-${s.ns}-${s.port}.cfg`);
+          writeFileSync(config, s.config);
+          return startAgent(plan.name, s.ns, 'haproxy', [config, String(s.port)]);
+        }
+        if (s.kind === 'sidecar') {
+          const config = join(stateDir(plan.name), `sidecar-${s.ns}.json`);
+          writeFileSync(config, JSON.stringify(s.config));
+          return startAgent(plan.name, s.ns, 'sidecar', [config]);
+        }
+        const dir = join(stateDir(plan.name), `nginx-${s.ns}`);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'nginx.conf'), s.config.replaceAll('@DIR@', dir));
+        return startAgent(plan.name, s.ns, 'nginx', [join(dir, 'nginx.conf'), String(s.port)]);
+      }),
     );
     await phase('links', `${plan.veths.length} veth pairs, ${plan.namespaces.reduce((k, n) => k + n.bridges.length, 0)} bridges`, () =>
       Promise.all(
@@ -122,16 +144,19 @@ export async function buildLab(plan: LabPlan, sources: ClusterSource[], onPhase:
       lbStarted = startAgent(plan.name, lb.ns, 'loadbalancer', [config, join(stateDir(plan.name), 'lb-status.json')]);
       lbStarted.catch(() => undefined);
     }
-    await phase('servers', `${plan.servers.filter((s) => s.kind === 'echo').length} echo servers, ${plan.servers.filter((s) => s.kind === 'healthcheck').length} health check servers (booting since ${(performance.now() - t).toFixed(0)} ms)`, async () => {
+    const nginx = plan.servers.filter((s) => s.kind === 'nginx').length;
+    const sidecars = plan.servers.filter((s) => s.kind === 'sidecar').length;
+    const proxies = plan.servers.filter((s) => s.kind === 'haproxy').length;
+    await phase('servers', `${plan.servers.filter((s) => s.kind === 'echo').length} echo servers, ${plan.servers.filter((s) => s.kind === 'healthcheck').length} health check servers${nginx ? `, ${nginx} nginx` : ''}${sidecars ? `, ${sidecars} sidecar proxies` : ''}${proxies ? `, ${proxies} HAProxy in pods` : ''} (booting since ${(performance.now() - t).toFixed(0)} ms)`, async () => {
       const failed = (await started).find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     });
-    if (lb && lbStarted) await phase('load balancer', `${lb.vips.length} VIP port(s), health checked, rules loaded`, () => lbStarted!);
+    if (lb && lbStarted) await phase('load balancer', `${lb.vips.length} passthrough VIP port(s)${lb.proxies?.length ? `, ${lb.proxies.length} on HAProxy` : ''}, health checked`, () => lbStarted!);
   } catch (e) {
     await teardown(plan.name).catch(() => undefined);
     if (e instanceof CommandError) throw new LabBuildError(`lab ${plan.name}: ${e.message} (rolled back)`);
     throw e;
   }
-  writeState(plan.name, { sources, plan, upAt: new Date().toISOString() });
+  writeState(plan.name, { sources, plan, ...what, upAt: new Date().toISOString() });
   return { already: false, phases };
 }

@@ -14,7 +14,7 @@
  * @module
  */
 import { probabilityText } from '../kubeproxy/probability.js';
-import type { LabLoadBalancer, LabVip } from './topology.js';
+import type { LabLoadBalancer, LabProxyVip, LabVip } from './topology.js';
 
 /** The healthy nodes of each VIP (`LabVip.service`). */
 export type HealthyNodes = ReadonlyMap<string, readonly string[]>;
@@ -24,7 +24,7 @@ function chainOf(i: number): string {
 }
 
 /** The nodes a VIP sends to: for Local, those that passed the health check; for Cluster, all (as the simulator takes them). */
-export function eligible(v: LabVip, healthy: HealthyNodes): { node: string; address: string }[] {
+export function eligible(v: Pick<LabVip | LabProxyVip, 'service' | 'local' | 'backends'>, healthy: HealthyNodes): { node: string; address: string }[] {
   if (!v.local) return v.backends;
   const ok = new Set(healthy.get(v.service) ?? []);
   return v.backends.filter((b) => ok.has(b.node));
@@ -52,7 +52,7 @@ export function loadBalancerRules(lb: LabLoadBalancer, healthy: HealthyNodes): s
     nodes.forEach((n, k) => {
       const left = nodes.length - k;
       const stat = left > 1 ? ` -m statistic --mode random --probability ${probabilityText(left)}` : '';
-      lines.push(v.delivery === 'VIP' ? `-A ${chain}${stat} -g ${markChains.get(n.node)}` : `-A ${chain}${stat} -j DNAT --to-destination ${n.address}:${v.nodePort}`);
+      lines.push(v.delivery === 'VIP' ? `-A ${chain}${stat} -g ${markChains.get(n.node)}` : `-A ${chain}${stat} -p tcp -j DNAT --to-destination ${n.address}:${v.nodePort}`);
     });
     if (nodes.length === 0) lines.push(`-A ${chain} -j DROP`);
     if (v.delivery === 'VIP' || nodes.length === 0) {
@@ -64,4 +64,31 @@ export function loadBalancerRules(lb: LabLoadBalancer, healthy: HealthyNodes): s
     }
   });
   return [...mangle, ...mangleRules, 'COMMIT', ...nat, ...natRules, 'COMMIT', ''].join('\n');
+}
+
+/**
+ * HAProxy's configuration for the proxying load balancers: per VIP port a frontend bound to
+ * VIP:port and a backend connecting from the LB's source address to nodeIP:nodePort of each
+ * healthy node, chosen at random per connection (`balance random(1)`: the trace's equal shares),
+ * never reusing a server connection for another client's request (`http-reuse never`: each request
+ * is a new connection through kube-proxy, as the trace takes it). `mode http` adds `option
+ * forwardfor` (the client appended to X-Forwarded-For); `mode tcp` writes a PROXY header with
+ * `send-proxy`/`send-proxy-v2` when the load balancer has PROXY protocol on. The health checks are
+ * the controller's (the passthrough LB's rules): a node that fails them is left out of the backend.
+ */
+export function haproxyConfig(proxies: readonly LabProxyVip[], healthy: HealthyNodes): string {
+  const lines = ['global', '  maxconn 4096', '', 'defaults', '  timeout connect 2s', '  timeout client 10s', '  timeout server 10s', ''];
+  proxies.forEach((p, i) => {
+    const nodes = eligible(p, healthy);
+    lines.push(`# ${p.service}: ${p.product} (${p.mode === 'http' ? 'HTTP, X-Forwarded-For' : p.sendProxy ? `TCP, PROXY v${p.sendProxy}` : 'TCP, no PROXY header'})`);
+    lines.push(`frontend vip${i}`, `  bind ${p.vip}:${p.port}`, `  mode ${p.mode}`);
+    if (p.mode === 'http') lines.push('  option forwardfor');
+    lines.push(`  default_backend nodes${i}`, '');
+    lines.push(`backend nodes${i}`, `  mode ${p.mode}`, '  balance random(1)', `  source ${p.source}`);
+    if (p.mode === 'http') lines.push('  http-reuse never');
+    const send = p.sendProxy === 2 ? ' send-proxy-v2' : p.sendProxy === 1 ? ' send-proxy' : '';
+    for (const n of nodes) lines.push(`  server ${n.node.replace(/[^A-Za-z0-9._-]/g, '_')} ${n.address}:${p.nodePort}${send}`);
+    lines.push('');
+  });
+  return lines.join('\n');
 }

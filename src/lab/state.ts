@@ -22,6 +22,8 @@ export function stateDir(lab: string): string {
 export interface LabState {
   sources: ClusterSource[];
   plan: LabPlan;
+  /** `--set` what-ifs applied to the manifests (as `kubepath trace --set`). */
+  set?: string[];
   /** When `lab up` finished (absent while it runs, or if it was killed). */
   upAt?: string;
 }

@@ -19,6 +19,12 @@ import { compileNodeRules } from '../kubeproxy/index.js';
 import { formatIP, formatNetwork, type IPNetwork, networkContains, networkOf, parseIP, parseNetwork, type Route, tryParseIP } from '../net/index.js';
 import type { Host } from '../netfilter/index.js';
 import { planJourney } from '../trace/plan.js';
+import { resolveApp } from '../trace/app.js';
+import { compileIstioRules } from '../sidecar/index.js';
+import { readyEndpoints } from '../trace/endpoints.js';
+import { ingressControllers, ingressNginxLab } from './ingress-nginx.js';
+import { proxiesOf, reverseProxyLab } from './reverse-proxy.js';
+import type { SidecarProxyConfig } from './sidecar-proxy.js';
 import type { World } from '../trace/world.js';
 
 /** What a namespace stands for. */
@@ -58,8 +64,22 @@ export interface LabVeth {
 
 /** A process the lab runs in a namespace. */
 export type LabServer =
-  | { kind: 'echo'; ns: string; id: string; address: string; ports: number[] }
-  | { kind: 'healthcheck'; ns: string; id: string; address: string; services: HealthCheckService[] };
+  | {
+      kind: 'echo';
+      ns: string;
+      id: string;
+      address: string;
+      ports: number[];
+      /** The app's PROXY protocol policy (Environment `apps[].proxyProtocol`): the echo server reads the header as the app would. */
+      proxyProtocol?: 'require' | 'optional';
+    }
+  | { kind: 'healthcheck'; ns: string; id: string; address: string; services: HealthCheckService[] }
+  /** ingress-nginx's controller as Debian's nginx (ingress-nginx.ts): `config` is nginx.conf with `@DIR@` for its directory. */
+  | { kind: 'nginx'; ns: string; id: string; address: string; port: number; config: string }
+  /** An Environment reverse proxy (reverse-proxy.ts) as Debian's HAProxy in its pod. */
+  | { kind: 'haproxy'; ns: string; id: string; address: string; name: string; port: number; config: string }
+  /** istio-proxy's stand-in (sidecar-proxy.ts) in a pod whose capture rules are loaded. */
+  | { kind: 'sidecar'; ns: string; id: string; address: string; config: SidecarProxyConfig };
 
 /** A LoadBalancer Service port as the passthrough load balancer serves it. */
 export interface LabVip {
@@ -76,11 +96,37 @@ export interface LabVip {
   backends: { node: string; address: string }[];
 }
 
+/**
+ * A LoadBalancer Service port whose load balancer proxies (`mode: proxy` or `http`): real HAProxy in
+ * the load balancer's namespace ends the client's connection on the VIP and opens its own from
+ * `source` to nodeIP:nodePort of a healthy node.
+ */
+export interface LabProxyVip {
+  /** `lb/NS/NAME:PORT`. */
+  service: string;
+  /** The cloud's product, as the trace names it (`UCloud ULB7`). */
+  product: string;
+  vip: string;
+  port: number;
+  nodePort: number;
+  /** HAProxy's mode: `tcp` for an L4 proxy, `http` (with `option forwardfor`) for an L7 one. */
+  mode: 'tcp' | 'http';
+  /** `send-proxy` (1) or `send-proxy-v2` (2) on the server lines. */
+  sendProxy?: 1 | 2;
+  /** The load balancer's address towards the backends (the Environment's `sourceAddress`). */
+  source: string;
+  local: boolean;
+  healthCheckNodePort: number;
+  backends: { node: string; address: string }[];
+}
+
 export interface LabLoadBalancer {
   ns: string;
   /** Its address on the node network (health checks and forwarding leave from there). */
   address: string;
   vips: LabVip[];
+  /** Proxying load balancers (HAProxy), absent when there are none. */
+  proxies?: LabProxyVip[];
   /** Policy routing mark per node (VIP delivery): fwmark N → table 100+N → default via the node. */
   marks: { node: string; address: string; mark: number }[];
 }
@@ -102,6 +148,8 @@ export interface LabPlan {
   loadBalancer?: LabLoadBalancer;
   /** What the lab leaves out or chose, in words. */
   notes: string[];
+  /** Ways in the lab does not build (`lb/NS/NAME:PORT`, a pod's host id): verify marks their checks skipped, with the reason. */
+  unbuilt?: { target: string; reason: string }[];
 }
 
 /** A lab name: lower-case letters and digits, starting with a letter, at most 12. */
@@ -161,8 +209,29 @@ function podPorts(world: World, podId: string): number[] {
   return [...ports].sort((a, b) => a - b);
 }
 
+/** The programs of this host the lab can use beyond iproute2 and iptables (absent ones leave their parts out, with a note). */
+export interface LabTools {
+  /** Debian's haproxy: the proxying load balancers. */
+  haproxy: boolean;
+  /** Debian's nginx (nginx-light has realip): ingress-nginx's controllers. */
+  nginx: boolean;
+  /** python3: Istio sidecars' stand-in proxy (SO_ORIGINAL_DST, IP_TRANSPARENT). */
+  python3: boolean;
+}
+
+/** Every Service's `ClusterIP:port` with its ready IPv4 endpoints (what a sidecar's outbound Envoy balances over). */
+function serviceEndpoints(world: World): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const svc of world.cluster.services) {
+    const ip = (svc.spec.clusterIPs ?? [svc.spec.clusterIP]).find((x): x is string => x !== undefined && x !== 'None' && tryParseIP(x)?.family === 4);
+    if (!ip) continue;
+    for (const port of svc.spec.ports ?? []) if ((port.protocol ?? 'TCP') === 'TCP') out[`${ip}:${port.port}`] = readyEndpoints(world, svc, port, 4).map((e) => `${e.address}:${e.port}`);
+  }
+  return out;
+}
+
 /** Plan the lab of a world. `name` must match {@link LAB_NAME}. */
-export function planLab(world: World, name: string): LabPlan {
+export function planLab(world: World, name: string, tools: LabTools = { haproxy: true, nginx: true, python3: true }): LabPlan {
   if (!LAB_NAME.test(name)) throw new Error(`lab name "${name}": expected lower-case letters and digits, starting with a letter, at most 12`);
   const prefix = `kp-${name}-`;
   const cluster = world.cluster;
@@ -170,6 +239,7 @@ export function planLab(world: World, name: string): LabPlan {
   const namespaces: LabNamespace[] = [];
   const veths: LabVeth[] = [];
   const servers: LabServer[] = [];
+  const unbuilt: { target: string; reason: string }[] = [];
 
   const underlay = ns(`${prefix}underlay`, 'underlay', 'underlay');
   underlay.bridges.push('br0');
@@ -207,7 +277,9 @@ export function planLab(world: World, name: string): LabPlan {
     namespaces.push(n);
   });
 
-  // Pods behind their node's cni0.
+  // Pods behind their node's cni0; ingress-nginx's controllers run nginx on their HTTP port.
+  const controllers = ingressControllers(world);
+  let services: Record<string, string[]> | undefined;
   const perNode = new Map<string, number>();
   for (const [id, h] of world.network.hosts) {
     if (h.kind !== 'pod') continue;
@@ -220,13 +292,50 @@ export function planLab(world: World, name: string): LabPlan {
     p.addresses.push(...v4Addresses(h.host, 'eth0'));
     if (p.addresses.length === 0) continue;
     p.routes.push(...givenRoutes(h.host, new Set(['eth0'])));
-    if (world.sidecarOf(id)) notes.push(`${id}: its Istio sidecar is not built yet; the lab runs the app alone`);
+    const sidecar = world.sidecarOf(id);
+    if (sidecar?.capture && tools.python3) {
+      // istio-init's rules in the pod, and the proxy that takes what they capture.
+      const rules = compileIstioRules(sidecar.capture, 'IPv4');
+      p.iptables = rules.text;
+      p.policyRules.push(...rules.policyRules);
+      p.routes.push(...rules.routes);
+      services ??= serviceEndpoints(world);
+      const c = sidecar.capture;
+      const config: SidecarProxyConfig = { mode: c.mode === 'TPROXY' ? 'TPROXY' : 'REDIRECT', proxyPort: c.proxyPort, inboundPort: c.inboundCapturePort, mark: c.inboundTproxyMark, uid: sidecar.proxy.uid, gid: sidecar.proxy.gid, services };
+      servers.push({ kind: 'sidecar', ns: p.name, id, address: p.addresses[0]!.cidr.split('/')[0]!, config });
+      notes.push(`${id}: its Istio sidecar (${config.mode}) is a stand-in for Envoy that keeps its address behaviour (python3, uid ${config.uid}/gid ${config.gid}); the app's HTTP is not parsed or changed`);
+    } else if (sidecar) {
+      notes.push(`${id}: its Istio sidecar is realized with python3, which is not installed; the lab runs the app alone`);
+      unbuilt.push({ target: id, reason: 'its Istio sidecar is realized with python3, which is not installed' });
+    }
     const k = perNode.get(node.name) ?? 0;
     perNode.set(node.name, k + 1);
     veths.push({ ns: node.name, name: `veth${k}`, peerNs: p.name, peerName: 'eth0', master: 'cni0', hairpin: true });
     namespaces.push(p);
-    const ports = podPorts(world, id);
-    if (ports.length > 0) servers.push({ kind: 'echo', ns: p.name, id, address: p.addresses[0]!.cidr.split('/')[0]!, ports });
+    let ports = podPorts(world, id);
+    const ingress = controllers.has(id) ? (tools.nginx ? ingressNginxLab(world, id) : undefined) : undefined;
+    if (controllers.has(id) && !ingress) {
+      notes.push(`${id}: ingress-nginx is realized with nginx, which is not installed (apt-get install nginx-light); the pod runs the echo server`);
+      unbuilt.push({ target: id, reason: 'ingress-nginx is realized with nginx, which is not installed (apt-get install nginx-light)' });
+    }
+    if (ingress) {
+      servers.push({ kind: 'nginx', ns: p.name, id, address: p.addresses[0]!.cidr.split('/')[0]!, port: ingress.port, config: ingress.config });
+      notes.push(...ingress.notes.map((n) => `${id}: ingress-nginx (nginx from ${ingress.configMap}): ${n}`));
+      ports = ports.filter((x) => x !== ingress.port);
+    }
+    for (const proxy of proxiesOf(world, pod)) {
+      const r = tools.haproxy ? reverseProxyLab(world, proxy) : 'it is realized with HAProxy, which is not installed (apt-get install haproxy)';
+      if (typeof r === 'string') {
+        notes.push(`${id}: the proxy "${proxy.name}" is not built: ${r}`);
+        unbuilt.push({ target: id, reason: `the proxy "${proxy.name}" is not built: ${r}` });
+        continue;
+      }
+      servers.push({ kind: 'haproxy', ns: p.name, id, address: p.addresses[0]!.cidr.split('/')[0]!, name: r.name, port: r.port, config: r.config });
+      notes.push(...r.notes.map((n) => `${id}: ${n}`));
+      ports = ports.filter((x) => x !== r.port);
+    }
+    const pp = pod ? resolveApp(cluster, pod, undefined).proxyProtocol : 'none';
+    if (ports.length > 0) servers.push({ kind: 'echo', ns: p.name, id, address: p.addresses[0]!.cidr.split('/')[0]!, ports, ...(pp !== 'none' ? { proxyProtocol: pp } : {}) });
   }
 
   // Clients on the internet side: a point-to-point veth each to the router, which answers ARP for the rest (proxy_arp).
@@ -255,6 +364,7 @@ export function planLab(world: World, name: string): LabPlan {
 
   // The passthrough load balancer: every LoadBalancer VIP routed to it; it picks a node per connection.
   const vips: LabVip[] = [];
+  const proxies: LabProxyVip[] = [];
   const from = clients[0] ? clients[0].name : undefined;
   for (const svc of cluster.services) {
     if (svc.spec.type !== 'LoadBalancer' || !from) continue;
@@ -269,16 +379,57 @@ export function planLab(world: World, name: string): LabPlan {
       }
       if (!plan.loadBalancerAddress || parseIP(plan.loadBalancerAddress.split(':')[0]!).family !== 4) continue;
       const lb = plan.input.loadBalancers(plan.loadBalancerAddress)!;
-      if (lb.mode !== 'passthrough' || lb.delivery === 'Pod') {
-        notes.push(`${target}: a ${lb.product} in ${lb.mode} mode${lb.delivery === 'Pod' ? ' delivering to pods' : ''} is not built yet (only passthrough load balancers)`);
+      const skip = (reason: string) => {
+        notes.push(`${target}: ${reason}`);
+        unbuilt.push({ target, reason });
+      };
+      if (lb.delivery === 'Pod') {
+        skip(`a ${lb.product} in ${lb.mode} mode delivering to pods is not built yet`);
+        continue;
+      }
+      if (lb.mode !== 'passthrough') {
+        if (!tools.haproxy) {
+          skip(`a ${lb.product} in ${lb.mode} mode is realized with HAProxy, which is not installed (apt-get install haproxy)`);
+          continue;
+        }
+        if (!lb.sourceAddress) {
+          skip(`a ${lb.product} in ${lb.mode} mode without a sourceAddress (the trace refuses it too) is not built`);
+          continue;
+        }
+        if (parseIP(lb.sourceAddress).family !== 4) {
+          skip(`a ${lb.product} connecting from ${lb.sourceAddress}: the lab is IPv4 only`);
+          continue;
+        }
+        proxies.push({
+          service: target,
+          product: lb.product,
+          vip: lb.vip,
+          port: lb.port,
+          nodePort: lb.nodePort,
+          mode: lb.mode === 'http' ? 'http' : 'tcp',
+          ...(lb.mode === 'proxy' && lb.proxyProtocol ? { sendProxy: lb.proxyProtocol } : {}),
+          source: lb.sourceAddress,
+          local: lb.externalPolicyLocal,
+          healthCheckNodePort: lb.healthCheckNodePort,
+          backends: lb.backends.map((b) => ({ node: b.node, address: b.address })),
+        });
         continue;
       }
       vips.push({ service: target, vip: lb.vip, port: lb.port, nodePort: lb.nodePort, delivery: lb.delivery, local: lb.externalPolicyLocal, healthCheckNodePort: lb.healthCheckNodePort, backends: lb.backends.map((b) => ({ node: b.node, address: b.address })) });
     }
   }
+  // A proxying LB's VIP is the local address HAProxy binds; it cannot also be a passthrough VIP forwarded on.
+  for (const p of [...proxies]) {
+    if (vips.some((v) => v.vip === p.vip)) {
+      proxies.splice(proxies.indexOf(p), 1);
+      notes.push(`${p.service}: its VIP ${p.vip} also fronts a passthrough load balancer; the lab cannot both forward and end connections to it: left out`);
+      unbuilt.push({ target: p.service, reason: `its VIP ${p.vip} also fronts a passthrough load balancer` });
+    }
+  }
   let loadBalancer: LabLoadBalancer | undefined;
-  const lbAddress = vips.length > 0 ? world.spareNodeAddress(4) : undefined;
-  if (vips.length > 0 && lbAddress && nodeNet) {
+  const any = vips.length + proxies.length > 0;
+  const lbAddress = any ? world.spareNodeAddress(4) : undefined;
+  if (any && lbAddress && nodeNet) {
     const lbns = ns(`${prefix}lb`, 'lb', 'lb');
     lbns.addresses.push({ dev: 'eth0', cidr: `${lbAddress}/${nodeNet.prefixLength}` }, { dev: 'wan', cidr: `${ROUTER_LB.lb}/${ROUTER_LB.prefix}` });
     lbns.routes.push(`default via ${ROUTER_LB.router} dev wan`);
@@ -296,7 +447,15 @@ export function planLab(world: World, name: string): LabPlan {
     router.addresses.push({ dev: 'lb', cidr: `${ROUTER_LB.router}/${ROUTER_LB.prefix}` });
     // Replies of load-balanced connections go back through the load balancer, as the cloud's network carries them.
     router.routes.push(`default via ${lbAddress} dev nodes table ${REPLY_TABLE}`);
-    for (const vip of [...new Set(vips.map((v) => v.vip))]) router.routes.push(`${vip}/32 via ${ROUTER_LB.lb} dev lb`);
+    for (const vip of [...new Set([...vips, ...proxies].map((v) => v.vip))]) router.routes.push(`${vip}/32 via ${ROUTER_LB.lb} dev lb`);
+    // HAProxy: the VIPs it binds are local here; it connects to the nodes from the load balancer's source address.
+    for (const vip of [...new Set(proxies.map((p) => p.vip))]) lbns.addresses.push({ dev: 'lo', cidr: `${vip}/32` });
+    for (const src of [...new Set(proxies.map((p) => p.source))]) {
+      if (src === lbAddress) continue;
+      const inNodeNet = networkContains(nodeNet, parseIP(src));
+      lbns.addresses.push({ dev: 'eth0', cidr: `${src}/${inNodeNet ? nodeNet.prefixLength : 32}` });
+      if (!inNodeNet) router.routes.push(`${src}/32 via ${lbAddress} dev nodes`);
+    }
     for (const v of vips) {
       router.policyRules.push(
         v.delivery === 'VIP'
@@ -306,13 +465,14 @@ export function planLab(world: World, name: string): LabPlan {
     }
     router.policyRules = [...new Set(router.policyRules)];
     namespaces.push(lbns);
-    loadBalancer = { ns: lbns.name, address: lbAddress, vips, marks };
-  } else if (vips.length > 0) {
+    loadBalancer = { ns: lbns.name, address: lbAddress, vips, marks, ...(proxies.length > 0 ? { proxies } : {}) };
+  } else if (any) {
     notes.push('no free address on the node network for the load balancer: it is left out');
+    for (const v of [...vips, ...proxies]) unbuilt.push({ target: v.service, reason: 'no free address on the node network for the load balancer' });
   }
 
   for (const n of namespaces) n.routes = [...new Set(n.routes)];
-  return { name, prefix, namespaces, veths, servers, clients, ...(loadBalancer ? { loadBalancer } : {}), notes };
+  return { name, prefix, namespaces, veths, servers, clients, ...(loadBalancer ? { loadBalancer } : {}), notes, ...(unbuilt.length > 0 ? { unbuilt } : {}) };
 }
 
 /** The `ip -batch` text that makes the veth pairs of namespace `ns` (run as `ip -n NS -batch -`). */
