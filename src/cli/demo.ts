@@ -5,6 +5,7 @@
  * @module
  */
 import { type Cluster, loadCluster, parsePatch } from '../cluster/index.js';
+import { headerValues } from '../edge/request.js';
 import { percent, type Style, styleFor, table } from '../report/style.js';
 import type { ConnectionOutcome } from '../trace/connection.js';
 import { traceFromPlan } from '../trace/listeners.js';
@@ -34,7 +35,7 @@ function shortPath(o: ConnectionOutcome): string {
 }
 
 function forwardedFor(o: ConnectionOutcome): string | undefined {
-  const values = (o.app.headers ?? []).filter(([n]) => n.toLowerCase() === 'x-forwarded-for').map(([, v]) => v);
+  const values = headerValues(o.app.headers ?? [], 'X-Forwarded-For');
   return values.length > 0 ? values.join(', ') : undefined;
 }
 

@@ -12,6 +12,7 @@ import { Assumptions, DEFAULTS_SOURCE } from './assumptions.js';
 import { checkCIDR, compact, Fields } from './fields.js';
 import { duplicate, invalid, type Reporter } from './issues.js';
 import { decodeKubeProxyConfiguration } from './kube-proxy-config.js';
+import { readProxyUpstream } from './reverse-proxies.js';
 import { nameProblem } from './names.js';
 import { decodeEnvironmentDNS, type EnvironmentDNS } from './dns-settings.js';
 
@@ -115,7 +116,7 @@ function decodeReverseProxy(f: Fields): ReverseProxy {
   if (type === 'haproxy' && (p.useRemoteAddress !== undefined || p.xffNumTrustedHops !== undefined)) f.report.error('type', invalid(type, 'useRemoteAddress and xffNumTrustedHops are Envoy settings'));
   if (p.mode === 'tcp' && p.forwardFor) f.report.error('forwardFor', invalid(true, 'option forwardfor needs mode http (HAProxy ignores it in mode tcp)'));
   if (type === 'envoy' && p.forwardFor !== undefined) f.report.error('forwardFor', invalid(p.forwardFor, "an HAProxy setting (option forwardfor); Envoy appends with useRemoteAddress"));
-  if (p.upstream && !/^svc\/[^/]+\/[^/:]+(:[^:]+)?$/.test(p.upstream) && !/^(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:.]+\]):\d+$/.test(p.upstream)) {
+  if (p.upstream && !readProxyUpstream(p.upstream)) {
     f.report.error('upstream', invalid(p.upstream, 'must be svc/NS/NAME[:PORT] or IP:PORT'));
   }
   return p;

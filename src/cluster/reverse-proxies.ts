@@ -11,14 +11,20 @@ import type { Service, ServicePort } from './objects.js';
 /** Where a reverse proxy sends: a ServicePort, or an address it names. */
 export type ProxyUpstream = { kind: 'service'; service: Service; port: ServicePort } | { kind: 'address'; address: string; port: number };
 
+/** An upstream as written: `svc/NS/NAME[:PORT]` or `IP:PORT` (IPv6 in brackets); undefined when it is neither. */
+export function readProxyUpstream(text: string): { kind: 'service'; namespace: string; name: string; port: string | undefined } | { kind: 'address'; address: string; port: number } | undefined {
+  const svc = /^svc\/([^/]+)\/([^/:]+)(?::([^:]+))?$/.exec(text);
+  if (svc) return { kind: 'service', namespace: svc[1]!, name: svc[2]!, port: svc[3] };
+  const ip = /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:.]+\]):(\d+)$/.exec(text);
+  return ip ? { kind: 'address', address: ip[1]!.replace(/^\[|\]$/g, ''), port: Number(ip[2]) } : undefined;
+}
+
 /** `svc/NS/NAME[:PORT]` (PORT a ServicePort's name or number) or `IP:PORT` against the Services; a string says what is wrong. */
 export function proxyUpstreamOf(proxy: Pick<ReverseProxy, 'upstream'>, services: readonly Service[]): ProxyUpstream | string {
-  const svcRef = /^svc\/([^/]+)\/([^/:]+)(?::([^:]+))?$/.exec(proxy.upstream);
-  if (!svcRef) {
-    const m = /^(.*):(\d+)$/.exec(proxy.upstream);
-    return m ? { kind: 'address', address: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) } : `"${proxy.upstream}" is neither svc/NS/NAME[:PORT] nor IP:PORT`;
-  }
-  const [, ns, name, portRef] = svcRef;
+  const ref = readProxyUpstream(proxy.upstream);
+  if (!ref) return `"${proxy.upstream}" is neither svc/NS/NAME[:PORT] nor IP:PORT`;
+  if (ref.kind === 'address') return ref;
+  const { namespace: ns, name, port: portRef } = ref;
   const service = services.find((s) => s.metadata.namespace === ns && s.metadata.name === name);
   if (!service) return `no Service ${ns}/${name} in the manifests`;
   const ports = service.spec.ports ?? [];

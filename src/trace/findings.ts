@@ -134,7 +134,7 @@ function policyFindings(outcomes: readonly JourneyOutcome[], client: string, out
     const check = [...o.steps].reverse().find((s) => s.networkPolicy?.verdict === 'deny');
     if (!check?.networkPolicy?.clientWouldPass) continue;
     const svc = masqueradedService(o);
-    const seen = check.detail.split(' -> ')[0]!.replace(/:\d+$/, '');
+    const seen = check.networkPolicy.source;
     add(out, {
       severity: 'warning',
       title: `${check.networkPolicy.clientWouldPass} would let ${client} in, but the packet arrives from ${seen}`,

@@ -61,7 +61,7 @@ export interface JourneyStep {
   /** For APPLY_HEALTH_CHECK: each node's answer. */
   healthChecks?: { node: string; healthy: boolean; httpStatus?: number; localEndpoints?: number }[];
   /** For APPLY_*_NETWORK_POLICY: the verdict, every selecting policy, the rule that allowed it; `clientWouldPass`: the rule the client's own address would have passed. */
-  networkPolicy?: { direction: 'ingress' | 'egress'; verdict: 'allow' | 'deny'; policies: string[]; allowedBy?: string; clientWouldPass?: string };
+  networkPolicy?: { direction: 'ingress' | 'egress'; verdict: 'allow' | 'deny'; /** The source address judged. */ source: string; policies: string[]; allowedBy?: string; clientWouldPass?: string };
   /** For DROP: why, when it is not a rule of the host's netfilter (`NETWORK_POLICY`). */
   cause?: 'NETWORK_POLICY';
 }

@@ -42,7 +42,7 @@ function stepOf(v: DirectionVerdict, at: string, p: Packet): JourneyStep {
     state: `APPLY_${direction}_NETWORK_POLICY`,
     at,
     detail: `${packet}: ${v.verdict === 'allow' ? 'allowed' : 'denied'} — ${v.reason}`,
-    networkPolicy: { direction: v.direction, verdict: v.verdict, policies, ...(v.allowedBy ? { allowedBy: `${v.allowedBy.policy} ${v.allowedBy.direction}[${v.allowedBy.rule}]` } : {}) },
+    networkPolicy: { direction: v.direction, verdict: v.verdict, source: formatIP(p.source), policies, ...(v.allowedBy ? { allowedBy: `${v.allowedBy.policy} ${v.allowedBy.direction}[${v.allowedBy.rule}]` } : {}) },
   };
 }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { PolicyIndex } from '../policy/index.js';
 import type { Service, ServicePort } from '../cluster/objects.js';
 import { type LoadBalancerBackend, resolveLoadBalancer } from '../edge/loadbalancer.js';
 import { readyEndpoints } from './endpoints.js';
@@ -304,7 +305,7 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
       loadBalancers: loadBalancers(world, via, notes),
       roundTrip: args.roundTrip ?? false,
       ...(world.sidecarOf(c.host) ? { socket: APP_SOCKET } : {}),
-      ...(world.networkPolicies() ? { networkPolicy: world.networkPolicies()! } : {}),
+      ...policyOf(world),
     },
     httpHost: httpHost ?? ([80, 443].includes(port) ? formatIP(dst) : hostPort),
     ...(targetKind === 'loadBalancer' ? { loadBalancerAddress: hostPort } : {}),
@@ -316,4 +317,10 @@ export function planJourney(world: World, args: TraceArgs): JourneyPlan {
     targetKind,
     notes,
   };
+}
+
+/** The cluster's NetworkPolicies for the journey, when it has any. */
+function policyOf(world: World): { networkPolicy?: PolicyIndex } {
+  const index = world.networkPolicies();
+  return index ? { networkPolicy: index } : {};
 }

@@ -19,7 +19,7 @@ interface Step {
   at: string;
   detail: string;
   cause?: string;
-  networkPolicy?: { direction: string; verdict: string; policies: string[]; allowedBy?: string; clientWouldPass?: string };
+  networkPolicy?: { direction: string; verdict: string; source: string; policies: string[]; allowedBy?: string; clientWouldPass?: string };
 }
 interface Out {
   outcomes: { disposition: string; reason: string; app: { client_address: string | null }; steps: Step[]; reply?: { accepted: boolean; reason: string } }[];
@@ -43,7 +43,7 @@ test('seed 003, deny-all-ingress: the dev pod is isolated; the drop names every 
   assert.equal(egress!.at, 'pod/prod/pod1');
   assert.equal(egress!.networkPolicy!.verdict, 'allow');
   assert.equal(ingress!.state, 'APPLY_INGRESS_NETWORK_POLICY');
-  assert.deepEqual(ingress!.networkPolicy, { direction: 'ingress', verdict: 'deny', policies: ['dev/deny-all-ingress'] });
+  assert.deepEqual(ingress!.networkPolicy, { direction: 'ingress', verdict: 'deny', source: '10.244.2.2', policies: ['dev/deny-all-ingress'] });
   const drop = o!.steps[o!.steps.length - 1]!;
   assert.deepEqual([drop.state, drop.at, drop.cause], ['DROP', 'pod/dev/pod1', 'NETWORK_POLICY']);
   assert.match(o!.reason, /^NETWORK_POLICY: ingress of dev\/pod1 denies 10\.244\.2\.2 -> 10\.244\.1\.2:80; selecting: dev\/deny-all-ingress$/);
@@ -76,6 +76,7 @@ test('the ipBlock trap: entered on another node the packet arrives masqueraded a
   const denied = policySteps(o!).find((s) => s.networkPolicy?.verdict === 'deny')!;
   assert.match(denied.detail, /^192\.168\.10\.12:\d+ -> 10\.244\.1\.2:8080: denied/);
   assert.equal(denied.networkPolicy!.clientWouldPass, 'shop/office-only ingress[0]');
+  assert.equal(denied.networkPolicy!.source, '192.168.10.12');
   const finding = other.findings.find((f) => f.fix === 'svc/shop/web.spec.externalTrafficPolicy=Local');
   assert.ok(finding, JSON.stringify(other.findings));
   assert.match(finding.title, /shop\/office-only ingress\[0\] would let 198\.51\.100\.20 in, but the packet arrives from 192\.168\.10\.12/);
